@@ -1,0 +1,80 @@
+"Real servers on 127.0.0.1 for the tests: an HTTP server with good and bad answers, and Voila"
+import http.server, os, socket, subprocess, sys, threading, time
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+SAMPLE = Path(__file__).parent/'sample'
+
+def free_port() -> int:
+    "A TCP port nobody listens on now"
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+class ImageSite(http.server.ThreadingHTTPServer):
+    "Serves `routes` (path -> handler(request)) on 127.0.0.1, with `latency` seconds added to each answer"
+    daemon_threads = True
+    def __init__(self, routes:dict, latency:float=0.):
+        self.routes, self.latency = routes, latency
+        super().__init__(('127.0.0.1', 0), SiteHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+    @property
+    def base(self): return f'http://127.0.0.1:{self.server_port}'
+    def __enter__(self): return self
+    def __exit__(self, *a): self.shutdown(); self.server_close()
+
+class SiteHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args): pass
+    def do_GET(self):
+        time.sleep(self.server.latency)
+        handler = self.server.routes.get(self.path.split('?')[0])
+        if handler is None: return self.send_error(404)
+        try: handler(self)
+        except (BrokenPipeError, ConnectionResetError): pass
+
+def body(data:bytes, content_type:str='image/jpeg', status:int=200, length:int=None):
+    "A handler answering `data`"
+    def handler(req):
+        req.send_response(status)
+        req.send_header('Content-Type', content_type)
+        req.send_header('Content-Length', str(len(data) if length is None else length))
+        req.end_headers(); req.wfile.write(data)
+    return handler
+
+def redirect(to:str):
+    def handler(req):
+        req.send_response(302); req.send_header('Location', to); req.send_header('Content-Length', '0'); req.end_headers()
+    return handler
+
+def slow(data:bytes, delay:float):
+    "A handler that sends its headers, then stalls for `delay` seconds before the body"
+    def handler(req):
+        req.send_response(200); req.send_header('Content-Type', 'image/jpeg'); req.send_header('Content-Length', str(len(data)))
+        req.end_headers(); req.wfile.flush(); time.sleep(delay); req.wfile.write(data)
+    return handler
+
+def chunked(chunk:bytes, n:int):
+    "A handler streaming `n` copies of `chunk` with no Content-Length"
+    def handler(req):
+        req.send_response(200); req.send_header('Content-Type', 'image/jpeg'); req.end_headers()
+        for _ in range(n): req.wfile.write(chunk)
+    return handler
+
+class Voila:
+    "A real Voila server for the app notebook, started from the repo root (so it reads voila.json)"
+    def __init__(self, notebook='classifier_app.ipynb', extra_args=(), log=None):
+        self.port = free_port()
+        self.log = open(log or os.devnull, 'w')
+        self.proc = subprocess.Popen([sys.executable, '-m', 'voila', notebook, f'--port={self.port}', '--no-browser', *extra_args],
+                                     cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f'http://127.0.0.1:{self.port}/'
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None: raise RuntimeError(f'voila exited with {self.proc.returncode}')
+            try: socket.create_connection(('127.0.0.1', self.port), timeout=1).close(); break
+            except OSError: time.sleep(0.3)
+        else: raise TimeoutError('voila did not start in 120 s')
+    def stop(self):
+        self.proc.terminate()
+        try: self.proc.wait(20)
+        except subprocess.TimeoutExpired: self.proc.kill()
+        self.log.close()

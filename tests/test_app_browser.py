@@ -1,0 +1,74 @@
+"The app as a person uses it: a real Voila server and headless Chromium, on the shipped export.pkl"
+import io
+from pathlib import Path
+import pytest
+from PIL import Image
+from servers import ROOT, SAMPLE, Voila
+
+ARTIFACTS = Path(__file__).parent/'artifacts'
+CHROMIUM = '/usr/bin/chromium'
+FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason='needs Debian chromium: tools/test.sh installs it')
+
+@pytest.fixture(scope='module')
+def page():
+    from playwright.sync_api import sync_playwright
+    ARTIFACTS.mkdir(exist_ok=True)
+    server = Voila(log=ARTIFACTS/'voila.log')
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page(viewport={'width': 1100, 'height': 1400})
+            page.goto(server.url, timeout=180_000)
+            page.wait_for_selector('.widget-upload', timeout=180_000)
+            yield page
+            browser.close()
+    finally: server.stop()
+
+def upload(page, path:Path, wait_for:str):
+    "Upload `path` with the app's button and wait for the result or error line naming it"
+    before = page.locator('.wc-file, .wc-error').count()
+    with page.expect_file_chooser() as fc: page.click('.widget-upload')
+    fc.value.set_files(str(path))
+    page.wait_for_function(f"document.querySelectorAll('.wc-file, .wc-error').length > {before}", timeout=120_000)
+    return page.locator('.wc-result, .wc-error', has_text=wait_for).first
+
+def padded_photo(tmp_path, name, size_mb):
+    "A real bear photo followed by zero bytes up to `size_mb` (JPEG decoders stop at the end-of-image marker)"
+    data = (SAMPLE/'grizzly'/'00000014.jpg').read_bytes()
+    fn = tmp_path/name; fn.write_bytes(data + b'\0' * (int(size_mb*1_000_000) - len(data)))
+    return fn
+
+def test_upload_a_bear(page):
+    result = upload(page, SAMPLE/'grizzly'/'00000014.jpg', '00000014.jpg')
+    text = result.inner_text()
+    assert 'grizzly' in result.locator('.wc-label').inner_text(), text
+    assert result.locator('.wc-bar').count() == 3 and '%' in text
+    page.screenshot(path=str(ARTIFACTS/'app-prediction.png'), full_page=True)
+
+def test_corrupt_file_then_a_good_photo(page, tmp_path):
+    bad = tmp_path/'corrupt.jpg'; bad.write_bytes((SAMPLE/'teddy'/'00000016.jpg').read_bytes()[:2500])
+    assert 'corrupt.jpg: not an image' in upload(page, bad, 'corrupt.jpg').inner_text()
+    result = upload(page, SAMPLE/'teddy'/'00000016.jpg', '00000016.jpg')
+    assert 'teddy' in result.locator('.wc-label').inner_text()
+
+def test_size_limit_both_sides(page, tmp_path):
+    "19.5 MB is classified; 20.5 MB is refused with a message; the app goes on working"
+    result = upload(page, padded_photo(tmp_path, 'under-limit.jpg', 19.5), 'under-limit.jpg')
+    assert 'grizzly' in result.locator('.wc-label').inner_text()
+    over = upload(page, padded_photo(tmp_path, 'over-limit.jpg', 20.5), 'over-limit.jpg')
+    assert 'over-limit.jpg: 20.5 MB is over the 20 MB limit' in over.inner_text()
+    result = upload(page, SAMPLE/'black'/'00000016.jpg', '00000016.jpg')
+    assert 'black' in result.locator('.wc-label').inner_text()
+
+def test_examples_and_not_sure(page):
+    before = page.locator('.wc-result').count()
+    page.click('text=Try: teddy')
+    page.wait_for_function(f"document.querySelectorAll('.wc-result').length > {before}", timeout=60_000)
+    assert 'teddy' in page.locator('.wc-result', has_text='teddy.jpg').first.locator('.wc-label').inner_text()
+    page.click('text=Try: cat')
+    page.wait_for_function(f"document.querySelectorAll('.wc-result').length > {before + 1}", timeout=60_000)
+    assert 'Not sure' in page.locator('.wc-result', has_text='cat.jpg').first.inner_text()
+    page.screenshot(path=str(ARTIFACTS/'app-examples.png'), full_page=True)
+    page.click('text=Clear results')
+    page.wait_for_function("document.querySelectorAll('.wc-result, .wc-error').length == 0", timeout=30_000)

@@ -6,22 +6,23 @@
 __all__ = ['MAX_UPLOAD_MB', 'EXAMPLES', 'read_image', 'Predictor', 'predict_named', 'thumbnail', 'result_html', 'ClassifierApp',
            'classifier_app']
 
-# %% ../nbs/05_app.ipynb #9e0857bc
+# %% ../nbs/05_app.ipynb #4db20002
 import io, html
 from pathlib import Path
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from fastai.learner import load_learner
+from fasttransform import Pipeline
 from fastai.vision.core import PILImage, TensorImage
 from .download import ImageError, decode_image
 from .unsure import features_and_logits
 
-# %% ../nbs/05_app.ipynb #eca8b74b
+# %% ../nbs/05_app.ipynb #fe8b48a8
 MAX_UPLOAD_MB = 20  # larger uploads are refused with a message (voila.json lets 100 MB through the websocket)
 EXAMPLES = Path(__file__).parent/'examples' if '__file__' in globals() else Path('../webclassifier/examples')
 
-# %% ../nbs/05_app.ipynb #35788f06
+# %% ../nbs/05_app.ipynb #9676f758
 def read_image(data:bytes, name:str='image', max_bytes:int=MAX_UPLOAD_MB*1_000_000) -> Image.Image:
     "The RGB image in `data`, or an `ImageError` whose message names `name` and the reason"
     if not data: raise ImageError(f'{name}: empty file')
@@ -29,13 +30,16 @@ def read_image(data:bytes, name:str='image', max_bytes:int=MAX_UPLOAD_MB*1_000_0
     try: return decode_image(data).convert('RGB')
     except ImageError as e: raise ImageError(f'{name}: {e}') from None
 
-# %% ../nbs/05_app.ipynb #2b2aa2ae
+# %% ../nbs/05_app.ipynb #267461a1
 class Predictor:
     "Batch inference for an exported learner: the learner's validation transforms, then one forward pass"
     def __init__(self, learn, fallback_threshold:float=0.8):
         self.learn, self.model, self.vocab = learn, learn.model.eval(), list(learn.dls.vocab)
         self.detector, self.fallback_threshold = getattr(learn, 'unsure', None), fallback_threshold
-        self.item_tfms, self.batch_tfms = learn.dls.valid.after_item, learn.dls.valid.after_batch
+        # the validation transforms (split_idx=1: centre crop, no augmentation). fastai sets split_idx on these shared
+        # pipelines only when a DataLoader iterates, so a freshly loaded learner's would still augment: make our own
+        self.item_tfms = Pipeline(learn.dls.valid.after_item.fs, split_idx=1)
+        self.batch_tfms = Pipeline(learn.dls.valid.after_batch.fs, split_idx=1)
 
     @classmethod
     def load(cls, fname:Path='export.pkl', **kwargs):
@@ -60,7 +64,7 @@ class Predictor:
         top = sorted(zip(self.vocab, probs.tolist()), key=lambda o: -o[1])
         return dict(label=top[0][0], probability=round(top[0][1], 6), sure=sure, top=[[l, round(p, 6)] for l, p in top])
 
-# %% ../nbs/05_app.ipynb #f184b660
+# %% ../nbs/05_app.ipynb #69069b81
 def predict_named(predictor:Predictor, named:list, bs:int=16, max_bytes:int=MAX_UPLOAD_MB*1_000_000) -> list:
     "Results for `(name, bytes)` pairs: a prediction, or an `error` naming the file and the reason"
     out, good = [], []
@@ -72,7 +76,7 @@ def predict_named(predictor:Predictor, named:list, bs:int=16, max_bytes:int=MAX_
         for (j, _), res in zip(chunk, predictor.predict_images([im for _, im in chunk])): out[j].update(res)
     return out
 
-# %% ../nbs/05_app.ipynb #2f27caf6
+# %% ../nbs/05_app.ipynb #ac921e85
 def thumbnail(img:Image.Image, size:int=160) -> bytes:
     "A small JPEG of `img`"
     img = img.copy(); img.thumbnail((size, size))
@@ -91,7 +95,7 @@ def result_html(res:dict, vocab:list) -> str:
                    for l, p in res['top'][:10])
     return f'<div class="wc-result"><div class="wc-file">{name}</div><div>{head}</div>{bars}</div>'
 
-# %% ../nbs/05_app.ipynb #d1805817
+# %% ../nbs/05_app.ipynb #660c1c11
 class ClassifierApp:
     "Upload photos (or pick an example) and see what they are, with probabilities"
     def __init__(self, predictor:Predictor, examples:list=None, max_mb:int=MAX_UPLOAD_MB):
@@ -132,7 +136,7 @@ class ClassifierApp:
 
     def clear(self): self.results.children = ()
 
-# %% ../nbs/05_app.ipynb #2c8b4c23
+# %% ../nbs/05_app.ipynb #c625408e
 def classifier_app(fname:Path='export.pkl', examples:list=None):
     "The app's widget for the learner exported to `fname`"
     return ClassifierApp(Predictor.load(fname), examples).widget

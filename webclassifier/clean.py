@@ -4,17 +4,22 @@
 
 # %% auto #0
 __all__ = ['KEEP', 'DELETE', 'Cleaner', 'free_name', 'move_file', 'read_log', 'append_log', 'update_manifest', 'apply_cleaning',
-           'undo_cleaning', 'duplicate_pairs']
+           'undo_cleaning', 'duplicate_pairs', 'hardest_images']
 
-# %% ../nbs/04_clean.ipynb #2675af31
+# %% ../nbs/04_clean.ipynb #008f773b
 import csv, json, os, time
 from pathlib import Path
+import fastai.vision.widgets
 from fastai.vision.widgets import ImageClassifierCleaner
+from IPython.display import display
+# fastai's widgets call `display` without importing it (IPython makes it a builtin in notebooks only): give it one
+if not hasattr(fastai.vision.widgets, 'display'): fastai.vision.widgets.display = display
 from .download import read_manifest, write_manifest
 from .train import sha256_file
 from .data import perceptual_hashes, near_duplicates, readable_images
+from PIL import Image
 
-# %% ../nbs/04_clean.ipynb #eacfda49
+# %% ../nbs/04_clean.ipynb #3825a393
 KEEP, DELETE = '<Keep>', '<Delete>'
 
 class Cleaner:
@@ -41,7 +46,7 @@ class Cleaner:
     def relabels(self) -> list: return [(fn, c) for fn, c in self.choices.items() if c != DELETE and c != fn.parent.name]
     def _ipython_display_(self): self.cleaner._ipython_display_()
 
-# %% ../nbs/04_clean.ipynb #875aad57
+# %% ../nbs/04_clean.ipynb #4417daae
 def free_name(path:Path) -> Path:
     "`path`, or `stem-1.ext`, `stem-2.ext`, ... if it is taken"
     candidate, i = Path(path), 0
@@ -58,7 +63,7 @@ def move_file(src:Path, dst:Path) -> Path:
     os.unlink(src)
     return dst_free
 
-# %% ../nbs/04_clean.ipynb #ff35d326
+# %% ../nbs/04_clean.ipynb #dd3f0f73
 def read_log(data:Path) -> list:
     "The entries of `data/cleaning_log.jsonl`"
     fn = Path(data)/'cleaning_log.jsonl'
@@ -70,7 +75,7 @@ def append_log(data:Path, entries:list):
         for e in entries: f.write(json.dumps(e) + '\n')
         f.flush(); os.fsync(f.fileno())
 
-# %% ../nbs/04_clean.ipynb #83737997
+# %% ../nbs/04_clean.ipynb #5b8c3116
 def update_manifest(data:Path, moves:list):
     "Point the manifest rows of moved files (`(from, to)` relative paths) at their new place and label"
     rows = read_manifest(data)
@@ -83,11 +88,10 @@ def update_manifest(data:Path, moves:list):
             r['label'], r['status'], r['reason'] = (r['label'], 'deleted', 'deleted while cleaning') if top == '.trash' else (top, 'ok', '')
     write_manifest(data, rows)
 
-# %% ../nbs/04_clean.ipynb #1f913fc3
+# %% ../nbs/04_clean.ipynb #fdb374c9
 def apply_cleaning(data:Path, deletions:list=(), relabels:list=()) -> list:
     "Move `deletions` to `data/.trash/` and `relabels` ((file, label) pairs) into their class; the log entries written"
     data, done = Path(data), {e['from'] for e in read_log(data) if e['action'] in ('delete', 'relabel')}
-    undone = {e['from'] for e in read_log(data) if e['action'] == 'undo'}
     batch = time.strftime('%Y%m%dT%H%M%S') + f'-{time.time_ns() % 10**6:06d}'
     plan = [(Path(fn), data/'.trash'/Path(fn).relative_to(data), 'delete') for fn in deletions]
     plan += [(Path(fn), data/label/Path(fn).name, 'relabel') for fn, label in relabels]
@@ -105,7 +109,7 @@ def apply_cleaning(data:Path, deletions:list=(), relabels:list=()) -> list:
     update_manifest(data, [(e['from'], e['to']) for e in entries])
     return entries
 
-# %% ../nbs/04_clean.ipynb #1ad87517
+# %% ../nbs/04_clean.ipynb #5b2acc16
 def undo_cleaning(data:Path, everything:bool=False) -> list:
     "Move back the files of the last `apply_cleaning` (or of all of them), checking their SHA-256; the undo entries"
     data, log = Path(data), read_log(data)
@@ -124,7 +128,7 @@ def undo_cleaning(data:Path, everything:bool=False) -> list:
     update_manifest(data, [(e['from'], e['to']) for e in entries])
     return entries
 
-# %% ../nbs/04_clean.ipynb #5676fda4
+# %% ../nbs/04_clean.ipynb #2b32eac0
 def duplicate_pairs(data:Path, max_distance:int=6) -> list:
     "Pairs of near-duplicate images under `data`: dicts with both files, their hash distance and whether the labels agree"
     data = Path(data)
@@ -132,3 +136,17 @@ def duplicate_pairs(data:Path, max_distance:int=6) -> list:
     pairs = near_duplicates(perceptual_hashes(files), max_distance=max_distance)
     return [dict(a=files[i].relative_to(data).as_posix(), b=files[j].relative_to(data).as_posix(), distance=d,
                  same_label=files[i].parent.name == files[j].parent.name) for i, j, d in sorted(pairs, key=lambda o: o[2])]
+
+# %% ../nbs/04_clean.ipynb #eb8d1066
+def hardest_images(predictor, data:Path, bs:int=32) -> list:
+    "Every readable image under `data` with its label, the model's prediction and its loss, highest loss first"
+    import math
+    data, files = Path(data), readable_images(data, report=lambda s: None)
+    out = []
+    for i in range(0, len(files), bs):
+        chunk = files[i:i+bs]
+        for fn, res in zip(chunk, predictor.predict_images([Image.open(f).convert('RGB') for f in chunk])):
+            p = dict(res['top']).get(fn.parent.name)
+            out.append(dict(file=fn.relative_to(data).as_posix(), label=fn.parent.name, predicted=res['label'],
+                            probability=res['probability'], loss=round(-math.log(max(p, 1e-12)), 4) if p is not None else None))
+    return sorted(out, key=lambda o: -(o['loss'] if o['loss'] is not None else math.inf))

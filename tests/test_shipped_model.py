@@ -1,0 +1,35 @@
+"The shipped export.pkl: it loads, matches its model card, and the app's fast path agrees with learn.predict"
+import json
+import numpy as np, torch
+from PIL import Image
+from servers import ROOT, SAMPLE
+from webclassifier.app import Predictor, predict_named
+from webclassifier.train import sha256_file
+import fastai
+
+CARD = json.loads((ROOT/'model_card.json').read_text())
+predictor = Predictor.load(ROOT/'export.pkl')
+
+def test_card_matches_pickle():
+    assert CARD['sha256'] == sha256_file(ROOT/'export.pkl')
+    assert CARD['fastai'] == fastai.__version__ and CARD['classes'] == predictor.vocab == ['black', 'grizzly', 'teddy']
+    assert CARD['metrics']['accuracy'] >= 0.97 and CARD['unsure']['threshold'] == round(predictor.detector.threshold, 4)
+
+def test_fast_path_equals_learn_predict():
+    files = sorted(p for p in SAMPLE.glob('*/*') if p.suffix != '.csv')
+    results = predict_named(predictor, [(f.name, f.read_bytes()) for f in files])
+    diffs = []
+    for f, r in zip(files, results):
+        _, _, probs = predictor.learn.predict(f)
+        diffs.append(float((torch.tensor([dict(r['top'])[l] for l in predictor.vocab]) - probs).abs().max()))
+    assert max(diffs) <= 1e-4, max(diffs)
+    # and it is right on the sample (photos of the training set, downsized)
+    assert sum(r['label'] == f.parent.name for f, r in zip(files, results)) >= 26
+
+def test_examples_and_not_sure():
+    ex = ROOT/'webclassifier'/'examples'
+    res = {r['file']: r for r in predict_named(predictor, [(p.name, p.read_bytes()) for p in sorted(ex.glob('*.jpg'))])}
+    for label in ['black', 'grizzly', 'teddy']: assert res[f'{label}.jpg']['label'] == label and res[f'{label}.jpg']['sure']
+    assert not res['cat.jpg']['sure']
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8))
+    assert predictor.predict_images([noise])[0]['sure'] is False

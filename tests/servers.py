@@ -61,12 +61,17 @@ def chunked(chunk:bytes, n:int):
 
 class Voila:
     "A real Voila server for the app notebook, started from the repo root (so it reads voila.json)"
-    def __init__(self, notebook='classifier_app.ipynb', extra_args=(), log=None):
+    def __init__(self, notebook='classifier_app.ipynb', extra_args=(), log=None, env=None):
         self.port = free_port()
-        self.log = open(log or os.devnull, 'w')
-        self.proc = subprocess.Popen([sys.executable, '-m', 'voila', notebook, f'--port={self.port}', '--no-browser', *extra_args],
-                                     cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self.start([sys.executable, '-m', 'voila', notebook, f'--port={self.port}', '--no-browser', *extra_args], log, env)
         self.url = f'http://127.0.0.1:{self.port}/'
+        self.wait()
+
+    def start(self, cmd, log, env):
+        self.log = open(log or os.devnull, 'w')
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+
+    def wait(self):
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.proc.poll() is not None: raise RuntimeError(f'voila exited with {self.proc.returncode}')
@@ -78,3 +83,12 @@ class Voila:
         try: self.proc.wait(20)
         except subprocess.TimeoutExpired: self.proc.kill()
         self.log.close()
+
+class JupyterServerVoila(Voila):
+    "Voila as Binder serves it: jupyter_server with Voila's extension at voila/render/..., configured from `config_dir`"
+    def __init__(self, config_dir, notebook='classifier_app.ipynb', log=None):
+        self.port = free_port()
+        self.start([sys.executable, '-m', 'jupyter_server', f'--port={self.port}', '--no-browser', '--ServerApp.token=',
+                    '--ServerApp.password=', '--ServerApp.ip=127.0.0.1', '--allow-root'], log, dict(JUPYTER_CONFIG_DIR=str(config_dir)))
+        self.url = f'http://127.0.0.1:{self.port}/voila/render/{notebook}'
+        self.wait()

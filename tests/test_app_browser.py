@@ -3,34 +3,44 @@ import io
 from pathlib import Path
 import pytest
 from PIL import Image
-from servers import ROOT, SAMPLE, Voila
+import shutil
+from servers import ROOT, SAMPLE, Voila, JupyterServerVoila
 
 ARTIFACTS = Path(__file__).parent/'artifacts'
+UPLOAD_TIMEOUT = 120_000
 CHROMIUM = '/usr/bin/chromium'
 FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason='needs Debian chromium: tools/test.sh installs it')
 
 @pytest.fixture(scope='module')
-def page():
+def browser():
     from playwright.sync_api import sync_playwright
     ARTIFACTS.mkdir(exist_ok=True)
-    server = Voila(log=ARTIFACTS/'voila.log')
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+def open_app(browser, server):
+    "A Chromium page on the app served by `server`, once the upload button is there; stops `server` after"
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page(viewport={'width': 1100, 'height': 1400})
-            page.goto(server.url, timeout=180_000)
-            page.wait_for_selector('.widget-upload', timeout=180_000)
-            yield page
-            browser.close()
+        page = browser.new_page(viewport={'width': 1100, 'height': 1400})
+        page.goto(server.url, timeout=180_000)
+        page.wait_for_selector('.widget-upload', timeout=180_000)
+        yield page
+        page.close()
     finally: server.stop()
+
+@pytest.fixture(scope='module')
+def page(browser):
+    yield from open_app(browser, Voila(log=ARTIFACTS/'voila.log'))
 
 def upload(page, path:Path, wait_for:str):
     "Upload `path` with the app's button and wait for the result or error line naming it"
     before = page.locator('.wc-file, .wc-error').count()
     with page.expect_file_chooser() as fc: page.click('.widget-upload')
     fc.value.set_files(str(path))
-    page.wait_for_function(f"document.querySelectorAll('.wc-file, .wc-error').length > {before}", timeout=120_000)
+    page.wait_for_function(f"document.querySelectorAll('.wc-file, .wc-error').length > {before}", timeout=UPLOAD_TIMEOUT)
     return page.locator('.wc-result, .wc-error', has_text=wait_for).first
 
 def padded_photo(tmp_path, name, size_mb):
@@ -72,3 +82,12 @@ def test_examples_and_not_sure(page):
     page.screenshot(path=str(ARTIFACTS/'app-examples.png'), full_page=True)
     page.click('text=Clear results')
     page.wait_for_function("document.querySelectorAll('.wc-result, .wc-error').length == 0", timeout=30_000)
+
+def test_binder_path_takes_large_photos(browser, tmp_path):
+    "Under jupyter_server (as on Binder) with postBuild's config, a 19.5 MB photo (over tornado's 10 MB default) is answered"
+    config = tmp_path/'jupyter'; config.mkdir()
+    shutil.copy(ROOT/'tools'/'jupyter_server_config.json', config)
+    assert 'tools/jupyter_server_config.json' in (ROOT/'postBuild').read_text()
+    for page in open_app(browser, JupyterServerVoila(config, log=ARTIFACTS/'jupyter_server.log')):
+        result = upload(page, padded_photo(tmp_path, 'phone-photo.jpg', 19.5), 'phone-photo.jpg')
+        assert 'grizzly' in result.locator('.wc-label').inner_text()

@@ -6,7 +6,7 @@
 __all__ = ['MAX_UPLOAD_MB', 'EXAMPLES', 'read_image', 'Predictor', 'predict_named', 'thumbnail', 'result_html', 'ClassifierApp',
            'classifier_app']
 
-# %% ../nbs/05_app.ipynb #4db20002
+# %% ../nbs/05_app.ipynb #2e13a53d
 import io, html
 from pathlib import Path
 import torch
@@ -18,11 +18,11 @@ from fastai.vision.core import PILImage, TensorImage
 from .download import ImageError, decode_image
 from .unsure import features_and_logits
 
-# %% ../nbs/05_app.ipynb #fe8b48a8
+# %% ../nbs/05_app.ipynb #271b1104
 MAX_UPLOAD_MB = 20  # larger uploads are refused with a message (voila.json lets 100 MB through the websocket)
 EXAMPLES = Path(__file__).parent/'examples' if '__file__' in globals() else Path('../webclassifier/examples')
 
-# %% ../nbs/05_app.ipynb #9676f758
+# %% ../nbs/05_app.ipynb #0a6a39f2
 def read_image(data:bytes, name:str='image', max_bytes:int=MAX_UPLOAD_MB*1_000_000) -> Image.Image:
     "The RGB image in `data`, or an `ImageError` whose message names `name` and the reason"
     if not data: raise ImageError(f'{name}: empty file')
@@ -30,11 +30,12 @@ def read_image(data:bytes, name:str='image', max_bytes:int=MAX_UPLOAD_MB*1_000_0
     try: return decode_image(data).convert('RGB')
     except ImageError as e: raise ImageError(f'{name}: {e}') from None
 
-# %% ../nbs/05_app.ipynb #267461a1
+# %% ../nbs/05_app.ipynb #bab1df6d
 class Predictor:
     "Batch inference for an exported learner: the learner's validation transforms, then one forward pass"
     def __init__(self, learn, fallback_threshold:float=0.8):
-        self.learn, self.model, self.vocab = learn, learn.model.eval(), list(learn.dls.vocab)
+        # channels-last memory suits the depthwise convolutions of CPU inference (about 25% faster here)
+        self.learn, self.model, self.vocab = learn, learn.model.eval().to(memory_format=torch.channels_last), list(learn.dls.vocab)
         self.detector, self.fallback_threshold = getattr(learn, 'unsure', None), fallback_threshold
         # the validation transforms (split_idx=1: centre crop, no augmentation). fastai sets split_idx on these shared
         # pipelines only when a DataLoader iterates, so a freshly loaded learner's would still augment: make our own
@@ -47,8 +48,8 @@ class Predictor:
         return cls(load_learner(fname), **kwargs)
 
     def batch(self, images:list) -> torch.Tensor:
-        "The model's input for the PIL `images`"
-        return self.batch_tfms(TensorImage(torch.stack([self.item_tfms(PILImage.create(im)) for im in images])))
+        "The model's input for the PIL `images` (a plain tensor: fastai's tensor subclasses slow every layer down)"
+        return self.batch_tfms(TensorImage(torch.stack([self.item_tfms(PILImage.create(im)) for im in images]))).as_subclass(torch.Tensor)
 
     def predict_images(self, images:list) -> list:
         "Label, probability, all probabilities (highest first) and whether it is sure, for each of the PIL `images`"
@@ -64,7 +65,7 @@ class Predictor:
         top = sorted(zip(self.vocab, probs.tolist()), key=lambda o: -o[1])
         return dict(label=top[0][0], probability=round(top[0][1], 6), sure=sure, top=[[l, round(p, 6)] for l, p in top])
 
-# %% ../nbs/05_app.ipynb #69069b81
+# %% ../nbs/05_app.ipynb #ccd46583
 def predict_named(predictor:Predictor, named:list, bs:int=16, max_bytes:int=MAX_UPLOAD_MB*1_000_000) -> list:
     "Results for `(name, bytes)` pairs: a prediction, or an `error` naming the file and the reason"
     out, good = [], []
@@ -76,7 +77,7 @@ def predict_named(predictor:Predictor, named:list, bs:int=16, max_bytes:int=MAX_
         for (j, _), res in zip(chunk, predictor.predict_images([im for _, im in chunk])): out[j].update(res)
     return out
 
-# %% ../nbs/05_app.ipynb #ac921e85
+# %% ../nbs/05_app.ipynb #acc33470
 def thumbnail(img:Image.Image, size:int=160) -> bytes:
     "A small JPEG of `img`"
     img = img.copy(); img.thumbnail((size, size))
@@ -95,7 +96,7 @@ def result_html(res:dict, vocab:list) -> str:
                    for l, p in res['top'][:10])
     return f'<div class="wc-result"><div class="wc-file">{name}</div><div>{head}</div>{bars}</div>'
 
-# %% ../nbs/05_app.ipynb #660c1c11
+# %% ../nbs/05_app.ipynb #23e0be09
 class ClassifierApp:
     "Upload photos (or pick an example) and see what they are, with probabilities"
     def __init__(self, predictor:Predictor, examples:list=None, max_mb:int=MAX_UPLOAD_MB):
@@ -136,7 +137,7 @@ class ClassifierApp:
 
     def clear(self): self.results.children = ()
 
-# %% ../nbs/05_app.ipynb #c625408e
+# %% ../nbs/05_app.ipynb #db6bfd70
 def classifier_app(fname:Path='export.pkl', examples:list=None):
     "The app's widget for the learner exported to `fname`"
     return ClassifierApp(Predictor.load(fname), examples).widget

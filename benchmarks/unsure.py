@@ -1,0 +1,63 @@
+"""How well the shipped model's "not sure" check works: in-class photos kept, out-of-class photos flagged.
+
+    .venv/bin/python benchmarks/unsure.py
+
+In-class: the validation photos of ../shared/data/bears (same seed-42 split as training) that are not near-duplicates
+of a training photo. The shipped threshold was calibrated on exactly these, so the script also re-calibrates on one
+half and measures the keep rate on the other (both ways round): that is the figure to expect on new photos.
+Out-of-class: benchmarks/ood_set.py (scikit-image / scikit-learn sample photos, crops of them, faces, synthetic images).
+Baseline: a top-softmax-probability threshold set to keep the same share of in-class photos.
+"""
+import sys, time
+from pathlib import Path
+import numpy as np, torch
+from PIL import Image
+ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(Path(__file__).parent))
+from ood_set import ood_images
+from webclassifier.app import Predictor
+from webclassifier.data import image_dataloaders
+from webclassifier.unsure import features_and_logits, calibration_items
+
+def scores_and_probs(p:Predictor, images:list, bs:int=32):
+    "Nearest-neighbour scores and top softmax probabilities of PIL `images`"
+    s, q = [], []
+    for i in range(0, len(images), bs):
+        with torch.inference_mode(): feats, logits = features_and_logits(p.model, p.batch(images[i:i+bs]))
+        s.append(p.detector.scores(feats)); q.append(logits.softmax(1).max(1).values)
+    return torch.cat(s).numpy(), torch.cat(q).numpy()
+
+def threshold(scores, keep): return float(np.quantile(scores, 1 - keep, method='lower'))
+
+if __name__ == '__main__':
+    p = Predictor.load(ROOT/'export.pkl')
+    d, card = p.detector, p.detector.calibration
+    data = ROOT.parent/'shared'/'data'/'bears'
+    dls = image_dataloaders(data, size=224, stats=([0.5]*3, [0.5]*3), seed=42, report=lambda s: None)
+    cal, n_near = calibration_items(list(dls.train_ds.items), list(dls.valid_ds.items))
+    s_in, q_in = scores_and_probs(p, [Image.open(f).convert('RGB') for f in cal])
+    ood = ood_images()
+    kinds = [k for k in ood for _ in ood[k]]
+    s_out, q_out = scores_and_probs(p, [im for k in ood for im in ood[k].values()])
+    kinds = np.array(kinds)
+    print(f'method: {card["method"]}; threshold {d.threshold:.4f}, calibrated to keep {card["target_keep"]:.0%}')
+    print(f'in-class: {len(cal)} validation photos that are not near-duplicates of training photos ({n_near} near-duplicates left out)')
+    print(f'  kept with the shipped threshold: {(s_in >= d.threshold).mean():.1%} (the photos it was calibrated on)')
+    rng = np.random.default_rng(0); idx = rng.permutation(len(cal)); a, b = idx[:len(idx)//2], idx[len(idx)//2:]
+    cross = [(s_in[y] >= threshold(s_in[x], card['target_keep'])).mean() for x, y in [(a, b), (b, a)]]
+    print(f'  kept when calibrated on one half and measured on the other: {np.mean(cross):.1%} ({cross[0]:.1%}, {cross[1]:.1%})')
+    flagged = s_out < d.threshold
+    print(f'out-of-class: {len(s_out)} images; flagged "not sure": {flagged.mean():.1%}')
+    for k in ood: print(f'  {k:10} {int(flagged[kinds == k].sum()):3d}/{int((kinds == k).sum()):3d} flagged')
+    names = [n for k in ood for n in ood[k]]
+    print('  missed: ' + ', '.join(n for n, f in zip(names, flagged) if not f))
+    t = threshold(q_in, (s_in >= d.threshold).mean())
+    print(f'baseline, top softmax probability >= {t:.3f} (same in-class keep {(q_in >= t).mean():.1%}): flags {(q_out < t).mean():.1%} of out-of-class images')
+    x = torch.randn(1, 3, 224, 224)
+    with torch.inference_mode():
+        for _ in range(3): p.model(x); d.is_sure(features_and_logits(p.model, x)[0])
+        t0 = time.perf_counter(); [p.model(x) for _ in range(30)]; fwd = (time.perf_counter() - t0)/30
+        t0 = time.perf_counter(); [d.is_sure(features_and_logits(p.model, x)[0]) for _ in range(30)]; both = (time.perf_counter() - t0)/30
+        feats = features_and_logits(p.model, x)[0]
+        t0 = time.perf_counter(); [d.is_sure(feats) for _ in range(300)]; score = (time.perf_counter() - t0)/300
+    print(f'cost per photo: forward {fwd*1000:.1f} ms; forward with features and the check {both*1000:.1f} ms; the score alone {score*1000:.3f} ms')

@@ -6,7 +6,7 @@
 __all__ = ['MAX_UPLOAD_MB', 'EXAMPLES', 'read_image', 'Predictor', 'predict_named', 'thumbnail', 'result_html', 'ClassifierApp',
            'classifier_app']
 
-# %% ../nbs/05_app.ipynb #2e13a53d
+# %% ../nbs/05_app.ipynb #82a28116
 import io, html
 from pathlib import Path
 import torch
@@ -18,11 +18,11 @@ from fastai.vision.core import PILImage, TensorImage
 from .download import ImageError, decode_image
 from .unsure import features_and_logits
 
-# %% ../nbs/05_app.ipynb #271b1104
+# %% ../nbs/05_app.ipynb #190d9718
 MAX_UPLOAD_MB = 20  # larger uploads are refused with a message (voila.json lets 100 MB through the websocket)
 EXAMPLES = Path(__file__).parent/'examples' if '__file__' in globals() else Path('../webclassifier/examples')
 
-# %% ../nbs/05_app.ipynb #0a6a39f2
+# %% ../nbs/05_app.ipynb #0974c4a8
 def read_image(data:bytes, name:str='image', max_bytes:int=MAX_UPLOAD_MB*1_000_000) -> Image.Image:
     "The RGB image in `data`, or an `ImageError` whose message names `name` and the reason"
     if not data: raise ImageError(f'{name}: empty file')
@@ -30,7 +30,7 @@ def read_image(data:bytes, name:str='image', max_bytes:int=MAX_UPLOAD_MB*1_000_0
     try: return decode_image(data).convert('RGB')
     except ImageError as e: raise ImageError(f'{name}: {e}') from None
 
-# %% ../nbs/05_app.ipynb #bab1df6d
+# %% ../nbs/05_app.ipynb #a4f34cf5
 class Predictor:
     "Batch inference for an exported learner: the learner's validation transforms, then one forward pass"
     def __init__(self, learn, fallback_threshold:float=0.8):
@@ -65,7 +65,7 @@ class Predictor:
         top = sorted(zip(self.vocab, probs.tolist()), key=lambda o: -o[1])
         return dict(label=top[0][0], probability=round(top[0][1], 6), sure=sure, top=[[l, round(p, 6)] for l, p in top])
 
-# %% ../nbs/05_app.ipynb #ccd46583
+# %% ../nbs/05_app.ipynb #b2190ed7
 def predict_named(predictor:Predictor, named:list, bs:int=16, max_bytes:int=MAX_UPLOAD_MB*1_000_000) -> list:
     "Results for `(name, bytes)` pairs: a prediction, or an `error` naming the file and the reason"
     out, good = [], []
@@ -77,7 +77,7 @@ def predict_named(predictor:Predictor, named:list, bs:int=16, max_bytes:int=MAX_
         for (j, _), res in zip(chunk, predictor.predict_images([im for _, im in chunk])): out[j].update(res)
     return out
 
-# %% ../nbs/05_app.ipynb #acc33470
+# %% ../nbs/05_app.ipynb #f17bad1d
 def thumbnail(img:Image.Image, size:int=160) -> bytes:
     "A small JPEG of `img`"
     img = img.copy(); img.thumbnail((size, size))
@@ -96,7 +96,7 @@ def result_html(res:dict, vocab:list) -> str:
                    for l, p in res['top'][:10])
     return f'<div class="wc-result"><div class="wc-file">{name}</div><div>{head}</div>{bars}</div>'
 
-# %% ../nbs/05_app.ipynb #23e0be09
+# %% ../nbs/05_app.ipynb #d1a87a3f
 class ClassifierApp:
     "Upload photos (or pick an example) and see what they are, with probabilities"
     def __init__(self, predictor:Predictor, examples:list=None, max_mb:int=MAX_UPLOAD_MB):
@@ -137,7 +137,7 @@ class ClassifierApp:
 
     def clear(self): self.results.children = ()
 
-# %% ../nbs/05_app.ipynb #db6bfd70
+# %% ../nbs/05_app.ipynb #de59c2e9
 def classifier_app(fname:Path='export.pkl', examples:list=None):
     "The app's widget for the learner exported to `fname`"
     return ClassifierApp(Predictor.load(fname), examples).widget

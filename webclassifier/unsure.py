@@ -5,25 +5,25 @@
 # %% auto #0
 __all__ = ['features_and_logits', 'image_features', 'NearestNeighbourDetector', 'calibration_items', 'fit_detector']
 
-# %% ../nbs/06_unsure.ipynb #1d92737b
+# %% ../nbs/06_unsure.ipynb #3f8eef43
 from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
 from .data import perceptual_hashes, near_duplicates
 
-# %% ../nbs/06_unsure.ipynb #3194bc7f
+# %% ../nbs/06_unsure.ipynb #cf33ce2a
 def features_and_logits(model:torch.nn.Module, xb:torch.Tensor):
     "L2-normalised penultimate features and logits of a fastai vision model for the batch `xb`"
     feats = model[1][:-1](model[0](xb))
     return F.normalize(feats, dim=1), model[1][-1](feats)
 
-# %% ../nbs/06_unsure.ipynb #2e2855db
+# %% ../nbs/06_unsure.ipynb #8dfec126
 def image_features(learn, items:list, bs:int=64) -> torch.Tensor:
     "Normalised penultimate features of the images `items`, with the learner's validation transforms"
     model = learn.model.eval()
     with torch.inference_mode(): return torch.cat([features_and_logits(model, b[0])[0] for b in learn.dls.test_dl(items, bs=bs)])
 
-# %% ../nbs/06_unsure.ipynb #e677692d
+# %% ../nbs/06_unsure.ipynb #0dd680b2
 class NearestNeighbourDetector:
     "Says whether photos look like the training photos: cosine similarity to the `k`-th nearest one, against `threshold`"
     def __init__(self, train_feats:torch.Tensor, threshold:float, k:int=1, calibration:dict=None):
@@ -37,14 +37,14 @@ class NearestNeighbourDetector:
         "True for each of `feats` close enough to the training photos"
         return self.scores(feats) >= self.threshold
 
-# %% ../nbs/06_unsure.ipynb #9cfc420e
+# %% ../nbs/06_unsure.ipynb #b3db393a
 def calibration_items(train_items:list, valid_items:list, max_distance:int=8):
     "The `valid_items` that are not near-duplicates of any of `train_items`, and how many were left out"
     pairs = near_duplicates(perceptual_hashes(valid_items), perceptual_hashes(train_items), max_distance)
     near = {i for i, _, _ in pairs}
     return [o for i, o in enumerate(valid_items) if i not in near], len(near)
 
-# %% ../nbs/06_unsure.ipynb #ad8bd234
+# %% ../nbs/06_unsure.ipynb #f4860b7a
 def fit_detector(learn, keep:float=0.97, k:int=1, max_distance:int=8) -> NearestNeighbourDetector:
     "A `NearestNeighbourDetector` for `learn`, keeping the share `keep` of validation photos that are not near-copies of training photos"
     train_items, valid_items = list(learn.dls.train_ds.items), list(learn.dls.valid_ds.items)

@@ -1,14 +1,14 @@
 """How well the shipped model's "not sure" check works: in-class photos kept, out-of-class photos flagged.
 
-    .venv/bin/python benchmarks/unsure.py
+    .venv/bin/python benchmarks/unsure.py [--write-card]   (--write-card: record the figures in model_card.json)
 
 In-class: the validation photos of ../shared/data/bears (same seed-42 split as training) that are not near-duplicates
-of a training photo. The shipped threshold was calibrated on exactly these, so the script also re-calibrates on one
-half and measures the keep rate on the other (both ways round): that is the figure to expect on new photos.
+of a training photo. The shipped threshold was calibrated on exactly these, so the script also estimates the keep rate
+on photos not used for calibration: leave-one-out, and calibrating on one half to measure the other (both ways round).
 Out-of-class: benchmarks/ood_set.py (scikit-image / scikit-learn sample photos, crops of them, faces, synthetic images).
 Baseline: a top-softmax-probability threshold set to keep the same share of in-class photos.
 """
-import sys, time
+import json, sys, time
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ood_set import ood_images
 from webclassifier.app import Predictor
 from webclassifier.data import image_dataloaders
-from webclassifier.unsure import features_and_logits, calibration_items
+from webclassifier.unsure import features_and_logits, calibration_items, keep_threshold
 
 def scores_and_probs(p:Predictor, images:list, bs:int=32):
     "Nearest-neighbour scores and top softmax probabilities of PIL `images`"
@@ -27,7 +27,6 @@ def scores_and_probs(p:Predictor, images:list, bs:int=32):
         s.append(p.detector.scores(feats)); q.append(logits.softmax(1).max(1).values)
     return torch.cat(s).numpy(), torch.cat(q).numpy()
 
-def threshold(scores, keep): return float(np.quantile(scores, 1 - keep, method='lower'))
 
 if __name__ == '__main__':
     p = Predictor.load(ROOT/'export.pkl')
@@ -43,16 +42,19 @@ if __name__ == '__main__':
     print(f'method: {card["method"]}; threshold {d.threshold:.4f}, calibrated to keep {card["target_keep"]:.0%}')
     print(f'in-class: {len(cal)} validation photos that are not near-duplicates of training photos ({n_near} near-duplicates left out)')
     print(f'  kept with the shipped threshold: {(s_in >= d.threshold).mean():.1%} (the photos it was calibrated on)')
+    keep = card['target_keep']
+    loo = np.mean([s_in[i] >= keep_threshold(np.delete(s_in, i), keep) for i in range(len(s_in))])
+    print(f'  kept when each photo is left out of the calibration and then tested (leave-one-out): {loo:.1%}')
     rng = np.random.default_rng(0); idx = rng.permutation(len(cal)); a, b = idx[:len(idx)//2], idx[len(idx)//2:]
-    cross = [(s_in[y] >= threshold(s_in[x], card['target_keep'])).mean() for x, y in [(a, b), (b, a)]]
+    cross = [(s_in[y] >= keep_threshold(s_in[x], keep)).mean() for x, y in [(a, b), (b, a)]]
     print(f'  kept when calibrated on one half and measured on the other: {np.mean(cross):.1%} ({cross[0]:.1%}, {cross[1]:.1%})')
     flagged = s_out < d.threshold
     print(f'out-of-class: {len(s_out)} images; flagged "not sure": {flagged.mean():.1%}')
     for k in ood: print(f'  {k:10} {int(flagged[kinds == k].sum()):3d}/{int((kinds == k).sum()):3d} flagged')
     names = [n for k in ood for n in ood[k]]
     print('  missed: ' + ', '.join(n for n, f in zip(names, flagged) if not f))
-    t = threshold(q_in, (s_in >= d.threshold).mean())
-    print(f'baseline, top softmax probability >= {t:.3f} (same in-class keep {(q_in >= t).mean():.1%}): flags {(q_out < t).mean():.1%} of out-of-class images')
+    t = float(np.quantile(q_in, 1 - (s_in >= d.threshold).mean(), method='lower'))
+    print(f'baseline, top softmax probability >= {t:.3f} (keeping at least as many in-class photos: {(q_in >= t).mean():.1%}): flags {(q_out < t).mean():.1%} of out-of-class images')
     x = torch.randn(1, 3, 224, 224)
     with torch.inference_mode():
         for _ in range(3): p.model(x); d.is_sure(features_and_logits(p.model, x)[0])
@@ -61,3 +63,12 @@ if __name__ == '__main__':
         feats = features_and_logits(p.model, x)[0]
         t0 = time.perf_counter(); [d.is_sure(feats) for _ in range(300)]; score = (time.perf_counter() - t0)/300
     print(f'cost per photo: forward {fwd*1000:.1f} ms; forward with features and the check {both*1000:.1f} ms; the score alone {score*1000:.3f} ms')
+    if '--write-card' in sys.argv:
+        card_fn = ROOT/'model_card.json'
+        full = json.loads(card_fn.read_text())
+        full['unsure']['benchmark'] = dict(script='benchmarks/unsure.py', in_class_kept=round(float((s_in >= d.threshold).mean()), 4),
+            in_class_kept_leave_one_out=round(float(loo), 4), out_of_class_flagged=round(float(flagged.mean()), 4),
+            n_out_of_class=int(len(s_out)), out_of_class_set='scikit-image/scikit-learn sample photos, crops of them, LFW faces, synthetic images',
+            softmax_baseline_flagged=round(float((q_out < t).mean()), 4), score_ms_per_photo=round(score*1000, 3))
+        card_fn.write_text(json.dumps(full, indent=2) + '\n')
+        print(f'wrote the figures to {card_fn.name}')

@@ -108,4 +108,5 @@ d = { 'settings': { 'branch': 'main',
                                       'webclassifier.unsure.features_and_logits': ( 'unsure.html#features_and_logits',
                                                                                     'webclassifier/unsure.py'),
                                       'webclassifier.unsure.fit_detector': ('unsure.html#fit_detector', 'webclassifier/unsure.py'),
-                                      'webclassifier.unsure.image_features': ('unsure.html#image_features', 'webclassifier/unsure.py')}}}
+                                      'webclassifier.unsure.image_features': ('unsure.html#image_features', 'webclassifier/unsure.py'),
+                                      'webclassifier.unsure.keep_threshold': ('unsure.html#keep_threshold', 'webclassifier/unsure.py')}}}

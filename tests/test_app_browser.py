@@ -10,11 +10,11 @@ ARTIFACTS = Path(__file__).parent/'artifacts'
 UPLOAD_TIMEOUT = 120_000
 CHROMIUM = '/usr/bin/chromium'
 FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason='needs Debian chromium: tools/test.sh installs it')
 
 @pytest.fixture(scope='module')
 def browser():
     from playwright.sync_api import sync_playwright
+    assert Path(CHROMIUM).exists(), f'the browser tests need Debian chromium at {CHROMIUM}: tools/test.sh installs it'
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

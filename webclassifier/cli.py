@@ -5,18 +5,18 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'log', 'gather', 'train', 'load_predictor', 'predict', 'clean', 'main']
 
-# %% ../nbs/07_cli.ipynb #cb50850a
+# %% ../nbs/07_cli.ipynb #81487682
 import json as json_lib, sys, time
 from pathlib import Path
 from typing import Annotated
 from fastcore.script import anno_parser
 
-# %% ../nbs/07_cli.ipynb #762aa184
+# %% ../nbs/07_cli.ipynb #abe8a148
 def log(*args):
     "Print to stderr"
     print(*args, file=sys.stderr, flush=True)
 
-# %% ../nbs/07_cli.ipynb #3409e7f1
+# %% ../nbs/07_cli.ipynb #a81946d1
 def gather(labels:Annotated[str, 'class names; each becomes a folder (default with --urls: every label in the CSV)', {'nargs': '*'}],
            dest:Annotated[str, 'folder of the data set', {'required': True}]=None,
            per_class:int=100,    # images to search for per class
@@ -33,15 +33,15 @@ def gather(labels:Annotated[str, 'class names; each becomes a folder (default wi
         if urls: items = read_url_list(urls, labels)
         elif labels: items = search_items(labels, per_class, suffix)
         else: raise SystemExit('gather: name at least one LABEL, or pass --urls')
+        labels = labels or list(dict.fromkeys(i['label'] for i in items))
+        gather_images(dest, items, max_side=max_side, n_workers=workers, retry_errors=retry_errors)
     except (SearchError, ValueError, OSError) as e: raise SystemExit(f'gather: {e}')
-    labels = labels or list(dict.fromkeys(i['label'] for i in items))
-    gather_images(dest, items, max_side=max_side, n_workers=workers, retry_errors=retry_errors)
     rows = [r for r in read_manifest(dest) if r['label'] in labels]
     for line in summarise(rows): log(line)
     empty = [l for l in labels if not any(r['label'] == l and r['status'] == 'ok' for r in rows)]
     if empty: raise SystemExit(f'gather: no images for {", ".join(empty)}')
 
-# %% ../nbs/07_cli.ipynb #44399eee
+# %% ../nbs/07_cli.ipynb #dcc43de7
 def train(data_dir:str,             # folder with one sub-folder of images per class
           arch:str='resnet18',      # resnet18 (weights downloaded) or efficientnet_lite0 (weights shipped)
           epochs:int=4,             # epochs after the first, frozen one
@@ -66,14 +66,14 @@ def train(data_dir:str,             # folder with one sub-folder of images per c
     log(f'{out}: {arch}, accuracy {metrics["accuracy"]:.1%} on {metrics["n_valid"]} validation images, trained in {seconds:.0f} s')
     return card
 
-# %% ../nbs/07_cli.ipynb #352322f7
+# %% ../nbs/07_cli.ipynb #18dc2844
 def load_predictor(model:str):
     "The `Predictor` for the exported learner `model`, or a one-line exit if there is none"
     from webclassifier.app import Predictor
     if not Path(model).is_file(): raise SystemExit(f'{model}: no such model file (make one with: webclassifier train DATA_DIR --out {model})')
     return Predictor.load(model)
 
-# %% ../nbs/07_cli.ipynb #cbeeef96
+# %% ../nbs/07_cli.ipynb #063a591e
 def predict(images:Annotated[str, 'image files to classify', {'nargs': '+'}],
             model:str='export.pkl',  # exported learner
             top_k:int=3,             # how many classes to list per image
@@ -99,7 +99,7 @@ def predict(images:Annotated[str, 'image files to classify', {'nargs': '+'}],
     if all('error' in r for r in results): raise SystemExit(1)
     return results
 
-# %% ../nbs/07_cli.ipynb #197cb728
+# %% ../nbs/07_cli.ipynb #41982e34
 def clean(data_dir:str,            # folder with one sub-folder of images per class
           model:str='export.pkl',  # exported learner
           report:Annotated[str, 'write both lists to this JSON file', {'nargs': '?', 'const': 'cleaning_report.json'}]=None,
@@ -116,7 +116,7 @@ def clean(data_dir:str,            # folder with one sub-folder of images per cl
         Path(report).write_text(json_lib.dumps(dict(hardest=hard, near_duplicates=dups), indent=1))
         log(f'clean: wrote {report}')
 
-# %% ../nbs/07_cli.ipynb #44007a27
+# %% ../nbs/07_cli.ipynb #f9f6bc5f
 COMMANDS = dict(gather=gather, train=train, predict=predict, clean=clean)
 
 def main(argv:list=None):

@@ -7,7 +7,7 @@ __all__ = ['USER_AGENT', 'MAX_BYTES', 'EXTENSIONS', 'MANIFEST_FIELDS', 'ImageErr
            'encode_image', 'write_new_file', 'read_manifest', 'write_manifest', 'ImageStore', 'download_one',
            'summarise', 'gather_images', 'search_items', 'read_url_list']
 
-# %% ../nbs/01_download.ipynb #4e50173c
+# %% ../nbs/01_download.ipynb #a829ec10
 import csv, hashlib, io, os, tempfile, threading, time, warnings
 from functools import partial
 from pathlib import Path
@@ -15,17 +15,17 @@ import requests
 from PIL import Image, ImageOps
 from fastcore.parallel import parallel
 
-# %% ../nbs/01_download.ipynb #7144e3a1
+# %% ../nbs/01_download.ipynb #521848b7
 USER_AGENT = ('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) '
               'Chrome/124.0 Safari/537.36')
 MAX_BYTES = 20_000_000  # default size cap per image
 EXTENSIONS = {'JPEG': '.jpg', 'PNG': '.png', 'WEBP': '.webp', 'GIF': '.gif', 'BMP': '.bmp', 'TIFF': '.tif'}
 
-# %% ../nbs/01_download.ipynb #89a2c4f2
+# %% ../nbs/01_download.ipynb #a994b90e
 class ImageError(ValueError):
     "A download or file that is not a usable image; the message is the reason"
 
-# %% ../nbs/01_download.ipynb #a6dc7a02
+# %% ../nbs/01_download.ipynb #d1eb6e44
 def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None) -> bytes:
     "The body at `url`, streamed, aborted past `max_bytes` or after `timeout` (connect, read) seconds"
     session = session or requests.Session()
@@ -46,7 +46,7 @@ def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None)
     if total == 0: raise ImageError('empty response')
     return b''.join(chunks)
 
-# %% ../nbs/01_download.ipynb #e9046452
+# %% ../nbs/01_download.ipynb #04f7ba8e
 def decode_image(data:bytes) -> Image.Image:
     "Fully decoded image from `data`, EXIF orientation applied; `ImageError` if it is not one"
     with warnings.catch_warnings():
@@ -62,12 +62,12 @@ def decode_image(data:bytes) -> Image.Image:
     img.format = fmt
     return img
 
-# %% ../nbs/01_download.ipynb #e040d2aa
+# %% ../nbs/01_download.ipynb #1be7d68b
 def pixel_hash(img:Image.Image) -> str:
     "SHA-256 of `img`'s mode, size and pixels"
     return hashlib.sha256(f'{img.mode}{img.size}'.encode() + img.tobytes()).hexdigest()
 
-# %% ../nbs/01_download.ipynb #6b93ed0e
+# %% ../nbs/01_download.ipynb #e117e203
 def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     "The bytes to save: `data` itself, or `img` re-encoded if it was rotated or is over `max_side`"
     resize = max_side and max(img.size) > max_side
@@ -79,7 +79,7 @@ def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     out = io.BytesIO(); img.save(out, fmt, **({'quality': 90} if fmt != 'PNG' else {}))
     return out.getvalue()
 
-# %% ../nbs/01_download.ipynb #8f4a84d2
+# %% ../nbs/01_download.ipynb #887a0e36
 def write_new_file(path:Path, data:bytes) -> bool:
     "Write `data` to `path` atomically; False (and nothing written) if `path` exists"
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def write_new_file(path:Path, data:bytes) -> bool:
     except FileExistsError: return False
     finally: os.unlink(tmp)
 
-# %% ../nbs/01_download.ipynb #54a21fcf
+# %% ../nbs/01_download.ipynb #4aa911fd
 MANIFEST_FIELDS = ['label', 'query', 'url', 'file', 'sha256', 'bytes', 'width', 'height', 'status', 'reason']
 
 def read_manifest(dest:Path) -> list:
@@ -109,7 +109,7 @@ def write_manifest(dest:Path, rows:list):
         w.writeheader(); w.writerows(rows)
     os.replace(tmp, fn)
 
-# %% ../nbs/01_download.ipynb #87d62a05
+# %% ../nbs/01_download.ipynb #7e4c50f5
 class ImageStore:
     "The images under `dest/<label>/`, indexed by pixel hash, for thread-safe de-duplicated saving"
     def __init__(self, dest:Path, max_side:int=None):
@@ -132,21 +132,21 @@ class ImageStore:
 
     def rel(self, path:Path) -> str: return path.relative_to(self.dest).as_posix()
 
-# %% ../nbs/01_download.ipynb #b165f358
+# %% ../nbs/01_download.ipynb #b54c12de
 def download_one(store:ImageStore, item:dict, max_bytes:int=MAX_BYTES, timeout=(5, 10)) -> dict:
     "Download `item` (label, query, url) into `store`; the manifest row saying what happened"
     try: res = store.save(item['label'], fetch_bytes(item['url'], timeout=timeout, max_bytes=max_bytes))
     except ImageError as e: res = dict(status='error', reason=str(e))
     return {**item, **res}
 
-# %% ../nbs/01_download.ipynb #d0b3b079
+# %% ../nbs/01_download.ipynb #5575a197
 def summarise(rows:list) -> list:
     "One line per label: how many images are ok, duplicate and error"
     labels = dict.fromkeys(r['label'] for r in rows)
     count = lambda l,s: sum(r['label'] == l and r['status'] == s for r in rows)
     return [f'{l}: {count(l, "ok")} ok, {count(l, "duplicate")} duplicate, {count(l, "error")} error' for l in labels]
 
-# %% ../nbs/01_download.ipynb #18131a1b
+# %% ../nbs/01_download.ipynb #2510929f
 def gather_images(dest:Path,               # folder of the data set: `dest/<label>/...` and `dest/manifest.csv`
                   items:list,              # dicts with label, query and url
                   max_side:int=None,       # shrink images larger than this many pixels on a side
@@ -157,6 +157,8 @@ def gather_images(dest:Path,               # folder of the data set: `dest/<labe
                   progress:bool=True):
     "Download `items` into `dest`, verified and de-duplicated; returns the new manifest rows"
     dest = Path(dest)
+    for label in {i['label'] for i in items}:
+        if not label or label != Path(label).name or label.startswith('.'): raise ValueError(f'label {label!r}: must be a plain folder name')
     old = read_manifest(dest)
     done = {(r['label'], r['url']) for r in old if retry_errors is False or r['status'] != 'error'}
     todo = list({(i['label'], i['url']): i for i in items if (i['label'], i['url']) not in done}.values())
@@ -168,7 +170,7 @@ def gather_images(dest:Path,               # folder of the data set: `dest/<labe
         if new or not old: write_manifest(dest, [r for r in old if (r['label'], r['url']) not in {(n['label'], n['url']) for n in new}] + new)
     return new
 
-# %% ../nbs/01_download.ipynb #aab0a627
+# %% ../nbs/01_download.ipynb #7b0a6515
 def search_items(labels:list, per_class:int=100, suffix:str='', search=None) -> list:
     "Items (label, query, url) from an image search for each label, `label + suffix`"
     from webclassifier.search import search_images

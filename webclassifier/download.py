@@ -7,7 +7,7 @@ __all__ = ['USER_AGENT', 'MAX_BYTES', 'EXTENSIONS', 'MANIFEST_FIELDS', 'ImageErr
            'encode_image', 'write_new_file', 'read_manifest', 'write_manifest', 'ImageStore', 'download_one',
            'summarise', 'gather_images', 'search_items', 'read_url_list']
 
-# %% ../nbs/01_download.ipynb #a829ec10
+# %% ../nbs/01_download.ipynb #a8c2a95b
 import csv, hashlib, io, os, tempfile, threading, time, warnings
 from functools import partial
 from pathlib import Path
@@ -15,25 +15,25 @@ import requests
 from PIL import Image, ImageOps
 from fastcore.parallel import parallel
 
-# %% ../nbs/01_download.ipynb #521848b7
+# %% ../nbs/01_download.ipynb #b625a284
 USER_AGENT = ('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) '
               'Chrome/124.0 Safari/537.36')
 MAX_BYTES = 20_000_000  # default size cap per image
 EXTENSIONS = {'JPEG': '.jpg', 'PNG': '.png', 'WEBP': '.webp', 'GIF': '.gif', 'BMP': '.bmp', 'TIFF': '.tif'}
 
-# %% ../nbs/01_download.ipynb #a994b90e
+# %% ../nbs/01_download.ipynb #7347c4a0
 class ImageError(ValueError):
     "A download or file that is not a usable image; the message is the reason"
 
-# %% ../nbs/01_download.ipynb #d1eb6e44
-def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None) -> bytes:
-    "The body at `url`, streamed, aborted past `max_bytes` or after `timeout` (connect, read) seconds"
+# %% ../nbs/01_download.ipynb #3eeaabe6
+def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None, max_seconds:float=60) -> bytes:
+    "The body at `url`, streamed; aborted past `max_bytes`, after `timeout` (connect, read) seconds of silence, or `max_seconds` in all"
     session = session or requests.Session()
     try:
         with session.get(url, timeout=timeout, stream=True, headers={'User-Agent': USER_AGENT}) as r:
             if r.status_code != 200: raise ImageError(f'HTTP {r.status_code}')
             if int(r.headers.get('Content-Length') or 0) > max_bytes: raise ImageError(f'over the {max_bytes:,} byte cap')
-            chunks, total, deadline = [], 0, time.monotonic() + sum(timeout)
+            chunks, total, deadline = [], 0, time.monotonic() + max_seconds
             for chunk in r.iter_content(65536):
                 total += len(chunk)
                 if total > max_bytes: raise ImageError(f'over the {max_bytes:,} byte cap')
@@ -46,7 +46,7 @@ def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None)
     if total == 0: raise ImageError('empty response')
     return b''.join(chunks)
 
-# %% ../nbs/01_download.ipynb #04f7ba8e
+# %% ../nbs/01_download.ipynb #48d666ec
 def decode_image(data:bytes) -> Image.Image:
     "Fully decoded image from `data`, EXIF orientation applied; `ImageError` if it is not one"
     with warnings.catch_warnings():
@@ -62,12 +62,12 @@ def decode_image(data:bytes) -> Image.Image:
     img.format = fmt
     return img
 
-# %% ../nbs/01_download.ipynb #1be7d68b
+# %% ../nbs/01_download.ipynb #4ab4701d
 def pixel_hash(img:Image.Image) -> str:
     "SHA-256 of `img`'s mode, size and pixels"
     return hashlib.sha256(f'{img.mode}{img.size}'.encode() + img.tobytes()).hexdigest()
 
-# %% ../nbs/01_download.ipynb #e117e203
+# %% ../nbs/01_download.ipynb #616c86c3
 def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     "The bytes to save: `data` itself, or `img` re-encoded if it was rotated or is over `max_side`"
     resize = max_side and max(img.size) > max_side
@@ -79,7 +79,7 @@ def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     out = io.BytesIO(); img.save(out, fmt, **({'quality': 90} if fmt != 'PNG' else {}))
     return out.getvalue()
 
-# %% ../nbs/01_download.ipynb #887a0e36
+# %% ../nbs/01_download.ipynb #613c9371
 def write_new_file(path:Path, data:bytes) -> bool:
     "Write `data` to `path` atomically; False (and nothing written) if `path` exists"
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def write_new_file(path:Path, data:bytes) -> bool:
     except FileExistsError: return False
     finally: os.unlink(tmp)
 
-# %% ../nbs/01_download.ipynb #4aa911fd
+# %% ../nbs/01_download.ipynb #e65a55d9
 MANIFEST_FIELDS = ['label', 'query', 'url', 'file', 'sha256', 'bytes', 'width', 'height', 'status', 'reason']
 
 def read_manifest(dest:Path) -> list:
@@ -109,7 +109,7 @@ def write_manifest(dest:Path, rows:list):
         w.writeheader(); w.writerows(rows)
     os.replace(tmp, fn)
 
-# %% ../nbs/01_download.ipynb #7e4c50f5
+# %% ../nbs/01_download.ipynb #81b1e630
 class ImageStore:
     "The images under `dest/<label>/`, indexed by pixel hash, for thread-safe de-duplicated saving"
     def __init__(self, dest:Path, max_side:int=None):
@@ -132,21 +132,21 @@ class ImageStore:
 
     def rel(self, path:Path) -> str: return path.relative_to(self.dest).as_posix()
 
-# %% ../nbs/01_download.ipynb #b54c12de
+# %% ../nbs/01_download.ipynb #6bb49588
 def download_one(store:ImageStore, item:dict, max_bytes:int=MAX_BYTES, timeout=(5, 10)) -> dict:
     "Download `item` (label, query, url) into `store`; the manifest row saying what happened"
     try: res = store.save(item['label'], fetch_bytes(item['url'], timeout=timeout, max_bytes=max_bytes))
     except ImageError as e: res = dict(status='error', reason=str(e))
     return {**item, **res}
 
-# %% ../nbs/01_download.ipynb #5575a197
+# %% ../nbs/01_download.ipynb #89a3f94a
 def summarise(rows:list) -> list:
     "One line per label: how many images are ok, duplicate and error"
     labels = dict.fromkeys(r['label'] for r in rows)
     count = lambda l,s: sum(r['label'] == l and r['status'] == s for r in rows)
     return [f'{l}: {count(l, "ok")} ok, {count(l, "duplicate")} duplicate, {count(l, "error")} error' for l in labels]
 
-# %% ../nbs/01_download.ipynb #2510929f
+# %% ../nbs/01_download.ipynb #1393f363
 def gather_images(dest:Path,               # folder of the data set: `dest/<label>/...` and `dest/manifest.csv`
                   items:list,              # dicts with label, query and url
                   max_side:int=None,       # shrink images larger than this many pixels on a side
@@ -170,7 +170,7 @@ def gather_images(dest:Path,               # folder of the data set: `dest/<labe
         if new or not old: write_manifest(dest, [r for r in old if (r['label'], r['url']) not in {(n['label'], n['url']) for n in new}] + new)
     return new
 
-# %% ../nbs/01_download.ipynb #7b0a6515
+# %% ../nbs/01_download.ipynb #1e20c620
 def search_items(labels:list, per_class:int=100, suffix:str='', search=None) -> list:
     "Items (label, query, url) from an image search for each label, `label + suffix`"
     from webclassifier.search import search_images

@@ -64,3 +64,15 @@ def test_cleaner_apply_and_undo(dataset):
     restored = snapshot(dataset); restored.pop('cleaning_log.jsonl')
     assert restored == before
     assert not any((dataset/'.trash').rglob('*.*'))
+
+def test_deleted_photo_is_not_gathered_again(tmp_path):
+    "A photo deleted while cleaning stays deleted when a later gather finds it at another URL"
+    from servers import ImageSite, body
+    from webclassifier.download import gather_images
+    photo = (SAMPLE/'black'/'00000016.jpg').read_bytes()
+    with ImageSite({'/a.jpg': body(photo), '/b.jpg': body(photo)}) as site:
+        rows = gather_images(tmp_path, [dict(label='black', query='', url=site.base + '/a.jpg')], progress=False)
+        apply_cleaning(tmp_path, deletions=[tmp_path/rows[0]['file']])
+        again = gather_images(tmp_path, [dict(label='black', query='', url=site.base + '/b.jpg')], progress=False)
+    assert again[0]['status'] == 'duplicate' and again[0]['file'].startswith('.trash/black/')
+    assert list((tmp_path/'black').iterdir()) == []

@@ -7,7 +7,7 @@ __all__ = ['USER_AGENT', 'MAX_BYTES', 'EXTENSIONS', 'MANIFEST_FIELDS', 'ImageErr
            'encode_image', 'write_new_file', 'read_manifest', 'write_manifest', 'ImageStore', 'download_one',
            'summarise', 'gather_images', 'search_items', 'read_url_list']
 
-# %% ../nbs/01_download.ipynb #a8c2a95b
+# %% ../nbs/01_download.ipynb #c798ddca
 import csv, hashlib, io, os, tempfile, threading, time, warnings
 from functools import partial
 from pathlib import Path
@@ -15,17 +15,17 @@ import requests
 from PIL import Image, ImageOps
 from fastcore.parallel import parallel
 
-# %% ../nbs/01_download.ipynb #b625a284
+# %% ../nbs/01_download.ipynb #17b9a180
 USER_AGENT = ('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) '
               'Chrome/124.0 Safari/537.36')
 MAX_BYTES = 20_000_000  # default size cap per image
 EXTENSIONS = {'JPEG': '.jpg', 'PNG': '.png', 'WEBP': '.webp', 'GIF': '.gif', 'BMP': '.bmp', 'TIFF': '.tif'}
 
-# %% ../nbs/01_download.ipynb #7347c4a0
+# %% ../nbs/01_download.ipynb #f17c2884
 class ImageError(ValueError):
     "A download or file that is not a usable image; the message is the reason"
 
-# %% ../nbs/01_download.ipynb #3eeaabe6
+# %% ../nbs/01_download.ipynb #ca7df1c9
 def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None, max_seconds:float=60) -> bytes:
     "The body at `url`, streamed; aborted past `max_bytes`, after `timeout` (connect, read) seconds of silence, or `max_seconds` in all"
     session = session or requests.Session()
@@ -46,7 +46,7 @@ def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None,
     if total == 0: raise ImageError('empty response')
     return b''.join(chunks)
 
-# %% ../nbs/01_download.ipynb #48d666ec
+# %% ../nbs/01_download.ipynb #67f2dc9b
 def decode_image(data:bytes) -> Image.Image:
     "Fully decoded image from `data`, EXIF orientation applied; `ImageError` if it is not one"
     with warnings.catch_warnings():
@@ -62,12 +62,12 @@ def decode_image(data:bytes) -> Image.Image:
     img.format = fmt
     return img
 
-# %% ../nbs/01_download.ipynb #4ab4701d
+# %% ../nbs/01_download.ipynb #fad55722
 def pixel_hash(img:Image.Image) -> str:
     "SHA-256 of `img`'s mode, size and pixels"
     return hashlib.sha256(f'{img.mode}{img.size}'.encode() + img.tobytes()).hexdigest()
 
-# %% ../nbs/01_download.ipynb #616c86c3
+# %% ../nbs/01_download.ipynb #88713a59
 def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     "The bytes to save: `data` itself, or `img` re-encoded if it was rotated or is over `max_side`"
     resize = max_side and max(img.size) > max_side
@@ -79,7 +79,7 @@ def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     out = io.BytesIO(); img.save(out, fmt, **({'quality': 90} if fmt != 'PNG' else {}))
     return out.getvalue()
 
-# %% ../nbs/01_download.ipynb #613c9371
+# %% ../nbs/01_download.ipynb #57087ded
 def write_new_file(path:Path, data:bytes) -> bool:
     "Write `data` to `path` atomically; False (and nothing written) if `path` exists"
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def write_new_file(path:Path, data:bytes) -> bool:
     except FileExistsError: return False
     finally: os.unlink(tmp)
 
-# %% ../nbs/01_download.ipynb #e65a55d9
+# %% ../nbs/01_download.ipynb #a143b9ca
 MANIFEST_FIELDS = ['label', 'query', 'url', 'file', 'sha256', 'bytes', 'width', 'height', 'status', 'reason']
 
 def read_manifest(dest:Path) -> list:
@@ -109,44 +109,50 @@ def write_manifest(dest:Path, rows:list):
         w.writeheader(); w.writerows(rows)
     os.replace(tmp, fn)
 
-# %% ../nbs/01_download.ipynb #81b1e630
+# %% ../nbs/01_download.ipynb #156bcb66
 class ImageStore:
     "The images under `dest/<label>/`, indexed by pixel hash, for thread-safe de-duplicated saving"
-    def __init__(self, dest:Path, max_side:int=None):
+    def __init__(self, dest:Path, max_side:int=None, listed:list=()):
         self.dest, self.max_side, self.lock = Path(dest), max_side, threading.Lock()
-        self.known = {p.stem: p for p in self.dest.glob('*/*') if p.is_file() and not p.name.startswith('.')}
+        on_disk = [*self.dest.glob('*/*'), *self.dest.glob('.trash/*/*')]  # photos deleted while cleaning stay known
+        self.known = {p.stem: p for p in on_disk if p.is_file() and not p.name.startswith('.')}
+        self.listed = set(listed)  # files a manifest row already names; others on disk are left from an interrupted run
 
     def save(self, label:str, data:bytes) -> dict:
         "Decode `data`, save it under `label` unless the same picture is known; a manifest row's file fields"
         img = decode_image(data)
         key = pixel_hash(img)[:16]
         out = encode_image(img, data, self.max_side)
-        path = self.dest/label/f'{key}{EXTENSIONS.get(img.format, ".png")}'
         with self.lock:
-            if key in self.known: return dict(status='duplicate', file=self.rel(self.known[key]), reason='same picture as ' + self.rel(self.known[key]))
-            write_new_file(path, out)
-            self.known[key] = path
+            if key in self.known and self.rel(self.known[key]) in self.listed:
+                return dict(status='duplicate', file=self.rel(self.known[key]), reason='same picture as ' + self.rel(self.known[key]))
+            if key not in self.known:
+                self.known[key] = self.dest/label/f'{key}{EXTENSIONS.get(img.format, ".png")}'
+                write_new_file(self.known[key], out)
+            path = self.known[key]
+            self.listed.add(self.rel(path))
+        out = path.read_bytes()  # what is on disk (an interrupted run's file is adopted as it is)
         saved = Image.open(io.BytesIO(out))
         return dict(status='ok', file=self.rel(path), sha256=hashlib.sha256(out).hexdigest(), bytes=len(out),
                     width=saved.width, height=saved.height, reason='')
 
     def rel(self, path:Path) -> str: return path.relative_to(self.dest).as_posix()
 
-# %% ../nbs/01_download.ipynb #6bb49588
+# %% ../nbs/01_download.ipynb #afd1e6fd
 def download_one(store:ImageStore, item:dict, max_bytes:int=MAX_BYTES, timeout=(5, 10)) -> dict:
     "Download `item` (label, query, url) into `store`; the manifest row saying what happened"
     try: res = store.save(item['label'], fetch_bytes(item['url'], timeout=timeout, max_bytes=max_bytes))
     except ImageError as e: res = dict(status='error', reason=str(e))
     return {**item, **res}
 
-# %% ../nbs/01_download.ipynb #89a3f94a
+# %% ../nbs/01_download.ipynb #48505380
 def summarise(rows:list) -> list:
     "One line per label: how many images are ok, duplicate and error"
     labels = dict.fromkeys(r['label'] for r in rows)
     count = lambda l,s: sum(r['label'] == l and r['status'] == s for r in rows)
     return [f'{l}: {count(l, "ok")} ok, {count(l, "duplicate")} duplicate, {count(l, "error")} error' for l in labels]
 
-# %% ../nbs/01_download.ipynb #1393f363
+# %% ../nbs/01_download.ipynb #b6b77bca
 def gather_images(dest:Path,               # folder of the data set: `dest/<label>/...` and `dest/manifest.csv`
                   items:list,              # dicts with label, query and url
                   max_side:int=None,       # shrink images larger than this many pixels on a side
@@ -162,7 +168,7 @@ def gather_images(dest:Path,               # folder of the data set: `dest/<labe
     old = read_manifest(dest)
     done = {(r['label'], r['url']) for r in old if retry_errors is False or r['status'] != 'error'}
     todo = list({(i['label'], i['url']): i for i in items if (i['label'], i['url']) not in done}.values())
-    store = ImageStore(dest, max_side)
+    store = ImageStore(dest, max_side, listed=[r['file'] for r in old if r['status'] in ('ok', 'deleted')])
     new = []
     fetch = partial(download_one, store, max_bytes=max_bytes, timeout=timeout)
     try: new = list(parallel(fetch, todo, n_workers=n_workers, threadpool=True, progress=progress and bool(todo)))
@@ -170,7 +176,7 @@ def gather_images(dest:Path,               # folder of the data set: `dest/<labe
         if new or not old: write_manifest(dest, [r for r in old if (r['label'], r['url']) not in {(n['label'], n['url']) for n in new}] + new)
     return new
 
-# %% ../nbs/01_download.ipynb #1e20c620
+# %% ../nbs/01_download.ipynb #1d01b790
 def search_items(labels:list, per_class:int=100, suffix:str='', search=None) -> list:
     "Items (label, query, url) from an image search for each label, `label + suffix`"
     from webclassifier.search import search_images

@@ -6,7 +6,7 @@
 __all__ = ['MAX_UPLOAD_MB', 'EXAMPLES', 'read_image', 'Predictor', 'read_named', 'predict_read', 'predict_named', 'thumbnail',
            'result_html', 'ClassifierApp', 'classifier_app']
 
-# %% ../nbs/05_app.ipynb #2578941e
+# %% ../nbs/05_app.ipynb #fae4d104
 import io, html
 from importlib.resources import files
 from pathlib import Path
@@ -19,11 +19,11 @@ from fastai.vision.core import PILImage, TensorImage
 from .download import ImageError, decode_image
 from .unsure import features_and_logits
 
-# %% ../nbs/05_app.ipynb #4770ce05
+# %% ../nbs/05_app.ipynb #c28ccb89
 MAX_UPLOAD_MB = 20  # larger uploads are refused with a message (voila.json lets 100 MB through the websocket)
 EXAMPLES = Path(str(files('webclassifier')/'examples'))  # the app's example photos, shipped in the package
 
-# %% ../nbs/05_app.ipynb #fd5b7e6f
+# %% ../nbs/05_app.ipynb #531f355c
 def read_image(data:bytes, name:str='image', max_bytes:int=MAX_UPLOAD_MB*1_000_000) -> Image.Image:
     "The RGB image in `data`, or an `ImageError` whose message names `name` and the reason"
     if not data: raise ImageError(f'{name}: empty file')
@@ -31,7 +31,7 @@ def read_image(data:bytes, name:str='image', max_bytes:int=MAX_UPLOAD_MB*1_000_0
     try: return decode_image(data).convert('RGB')
     except ImageError as e: raise ImageError(f'{name}: {e}') from None
 
-# %% ../nbs/05_app.ipynb #82eae2a2
+# %% ../nbs/05_app.ipynb #4edb2402
 class Predictor:
     "Batch inference for an exported learner: the learner's validation transforms, then one forward pass"
     def __init__(self, learn, fallback_threshold:float=0.8):
@@ -66,7 +66,7 @@ class Predictor:
         top = sorted(zip(self.vocab, probs.tolist()), key=lambda o: -o[1])
         return dict(label=top[0][0], probability=round(top[0][1], 6), sure=sure, top=[[l, round(p, 6)] for l, p in top])
 
-# %% ../nbs/05_app.ipynb #40a54e1b
+# %% ../nbs/05_app.ipynb #5baa7cd4
 def read_named(named:list, max_bytes:int=MAX_UPLOAD_MB*1_000_000) -> list:
     "`(name, image)` for each `(name, bytes)` pair, the image being an `ImageError` where it is not a readable one"
     def _read(name, data):
@@ -87,7 +87,7 @@ def predict_named(predictor:Predictor, named:list, bs:int=16, max_bytes:int=MAX_
     "Results for `(name, bytes)` pairs: a prediction, or an `error` naming the file and the reason"
     return predict_read(predictor, read_named(named, max_bytes), bs)
 
-# %% ../nbs/05_app.ipynb #a35f3182
+# %% ../nbs/05_app.ipynb #0a8cd3bb
 def thumbnail(img:Image.Image, size:int=160) -> bytes:
     "A small JPEG of `img`"
     img = img.copy(); img.thumbnail((size, size))
@@ -106,7 +106,7 @@ def result_html(res:dict, vocab:list) -> str:
                    for l, p in res['top'][:10])
     return f'<div class="wc-result"><div class="wc-file">{name}</div><div>{head}</div>{bars}</div>'
 
-# %% ../nbs/05_app.ipynb #11fe6593
+# %% ../nbs/05_app.ipynb #56b070da
 class ClassifierApp:
     "Upload photos (or pick an example) and see what they are, with probabilities"
     def __init__(self, predictor:Predictor, examples:list=None, max_mb:int=MAX_UPLOAD_MB):
@@ -122,20 +122,22 @@ class ClassifierApp:
             b = w.Button(description=f'Try: {p.stem}', tooltip=f'Classify the example photo {p.name}')
             b.on_click(lambda _, p=p: self.show([(p.name, p.read_bytes())]))
             buttons.append(b)
-        self.results = w.VBox()
+        self.results, self.status = w.VBox(), w.HTML()
         classes = ', '.join(predictor.vocab)
         intro = w.HTML(f'<h2>What is it?</h2><p>This model knows: <b>{html.escape(classes)}</b>. Upload photos '
                        f'(JPEG, PNG, WebP, GIF; up to {max_mb} MB each) and see what it thinks they are.</p>')
-        self.widget = w.VBox([intro, w.HBox([self.upload, clear]), w.HBox(buttons), self.results])
+        self.widget = w.VBox([intro, w.HBox([self.upload, clear]), w.HBox(buttons), self.status, self.results])
 
     def show(self, named:list):
         "Predict the `(name, bytes)` pairs and put their results at the top"
         import ipywidgets as w
+        self.status.value = f'<i class="wc-busy">Looking at {len(named)} photo{"s" if len(named) > 1 else ""}…</i>'
         read, rows = read_named(named, self.max_bytes), []
         for (name, im), res in zip(read, predict_read(self.predictor, read)):
             text = w.HTML(result_html(res, self.predictor.vocab))
             rows.append(text if 'error' in res else w.HBox([w.Image(value=thumbnail(im), format='jpeg', width=128), text]))
         self.results.children = tuple(rows) + self.results.children
+        self.status.value = ''
 
     def on_upload(self, change):
         "Show the uploaded files, then empty the upload widget so the same file can be sent again"
@@ -145,7 +147,7 @@ class ClassifierApp:
 
     def clear(self): self.results.children = ()
 
-# %% ../nbs/05_app.ipynb #bfa448ab
+# %% ../nbs/05_app.ipynb #9f8dbd37
 def classifier_app(fname:Path='export.pkl', examples:list=None):
     "The app's widget for the learner exported to `fname`"
     return ClassifierApp(Predictor.load(fname), examples).widget

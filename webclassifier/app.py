@@ -6,7 +6,7 @@
 __all__ = ['MAX_UPLOAD_MB', 'EXAMPLES', 'read_image', 'Predictor', 'read_named', 'predict_read', 'predict_named', 'thumbnail',
            'result_html', 'ClassifierApp', 'classifier_app']
 
-# %% ../nbs/05_app.ipynb #fae4d104
+# %% ../nbs/05_app.ipynb #6c87577b
 import io, html
 from importlib.resources import files
 from pathlib import Path
@@ -19,11 +19,11 @@ from fastai.vision.core import PILImage, TensorImage
 from .download import ImageError, decode_image
 from .unsure import features_and_logits
 
-# %% ../nbs/05_app.ipynb #c28ccb89
+# %% ../nbs/05_app.ipynb #1aaac769
 MAX_UPLOAD_MB = 20  # larger uploads are refused with a message (voila.json lets 100 MB through the websocket)
 EXAMPLES = Path(str(files('webclassifier')/'examples'))  # the app's example photos, shipped in the package
 
-# %% ../nbs/05_app.ipynb #531f355c
+# %% ../nbs/05_app.ipynb #e76dc245
 def read_image(data:bytes, name:str='image', max_bytes:int=MAX_UPLOAD_MB*1_000_000) -> Image.Image:
     "The RGB image in `data`, or an `ImageError` whose message names `name` and the reason"
     if not data: raise ImageError(f'{name}: empty file')
@@ -31,7 +31,7 @@ def read_image(data:bytes, name:str='image', max_bytes:int=MAX_UPLOAD_MB*1_000_0
     try: return decode_image(data).convert('RGB')
     except ImageError as e: raise ImageError(f'{name}: {e}') from None
 
-# %% ../nbs/05_app.ipynb #4edb2402
+# %% ../nbs/05_app.ipynb #e3df5fc9
 class Predictor:
     "Batch inference for an exported learner: the learner's validation transforms, then one forward pass"
     def __init__(self, learn, fallback_threshold:float=0.8):
@@ -66,7 +66,7 @@ class Predictor:
         top = sorted(zip(self.vocab, probs.tolist()), key=lambda o: -o[1])
         return dict(label=top[0][0], probability=round(top[0][1], 6), sure=sure, top=[[l, round(p, 6)] for l, p in top])
 
-# %% ../nbs/05_app.ipynb #5baa7cd4
+# %% ../nbs/05_app.ipynb #11d7be1f
 def read_named(named:list, max_bytes:int=MAX_UPLOAD_MB*1_000_000) -> list:
     "`(name, image)` for each `(name, bytes)` pair, the image being an `ImageError` where it is not a readable one"
     def _read(name, data):
@@ -87,13 +87,14 @@ def predict_named(predictor:Predictor, named:list, bs:int=16, max_bytes:int=MAX_
     "Results for `(name, bytes)` pairs: a prediction, or an `error` naming the file and the reason"
     return predict_read(predictor, read_named(named, max_bytes), bs)
 
-# %% ../nbs/05_app.ipynb #0a8cd3bb
+# %% ../nbs/05_app.ipynb #15779368
 def thumbnail(img:Image.Image, size:int=160) -> bytes:
     "A small JPEG of `img`"
     img = img.copy(); img.thumbnail((size, size))
     buf = io.BytesIO(); img.save(buf, 'JPEG', quality=85)
     return buf.getvalue()
 
+# %% ../nbs/05_app.ipynb #62be6ee0
 def result_html(res:dict, vocab:list) -> str:
     "HTML for one result: the label (or 'not sure') and a bar per class"
     if 'error' in res: return f'<div class="wc-error">⚠ {html.escape(res["error"])}</div>'
@@ -106,7 +107,7 @@ def result_html(res:dict, vocab:list) -> str:
                    for l, p in res['top'][:10])
     return f'<div class="wc-result"><div class="wc-file">{name}</div><div>{head}</div>{bars}</div>'
 
-# %% ../nbs/05_app.ipynb #56b070da
+# %% ../nbs/05_app.ipynb #89fd7769
 class ClassifierApp:
     "Upload photos (or pick an example) and see what they are, with probabilities"
     def __init__(self, predictor:Predictor, examples:list=None, max_mb:int=MAX_UPLOAD_MB):
@@ -147,7 +148,7 @@ class ClassifierApp:
 
     def clear(self): self.results.children = ()
 
-# %% ../nbs/05_app.ipynb #9f8dbd37
+# %% ../nbs/05_app.ipynb #141c79b6
 def classifier_app(fname:Path='export.pkl', examples:list=None):
     "The app's widget for the learner exported to `fname`"
     return ClassifierApp(Predictor.load(fname), examples).widget

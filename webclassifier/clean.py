@@ -6,7 +6,7 @@
 __all__ = ['KEEP', 'DELETE', 'Cleaner', 'free_name', 'move_file', 'read_log', 'append_log', 'update_manifest', 'apply_cleaning',
            'undo_cleaning', 'duplicate_pairs', 'hardest_images']
 
-# %% ../nbs/04_clean.ipynb #b719e7f4
+# %% ../nbs/04_clean.ipynb #014a2036
 import csv, json, os, time
 from pathlib import Path
 import fastai.vision.widgets
@@ -19,7 +19,7 @@ from .train import sha256_file
 from .data import perceptual_hashes, near_duplicates, readable_images
 from PIL import Image
 
-# %% ../nbs/04_clean.ipynb #c506fc29
+# %% ../nbs/04_clean.ipynb #66527f66
 KEEP, DELETE = '<Keep>', '<Delete>'
 
 class Cleaner:
@@ -46,13 +46,14 @@ class Cleaner:
     def relabels(self) -> list: return [(fn, c) for fn, c in self.choices.items() if c != DELETE and c != fn.parent.name]
     def _ipython_display_(self): self.cleaner._ipython_display_()
 
-# %% ../nbs/04_clean.ipynb #69f627e6
+# %% ../nbs/04_clean.ipynb #fe7a83bf
 def free_name(path:Path) -> Path:
     "`path`, or `stem-1.ext`, `stem-2.ext`, ... if it is taken"
     candidate, i = Path(path), 0
     while candidate.exists(): i += 1; candidate = path.with_name(f'{path.stem}-{i}{path.suffix}')
     return candidate
 
+# %% ../nbs/04_clean.ipynb #20962923
 def move_file(src:Path, dst:Path) -> Path:
     "Move `src` to a free name near `dst`, never replacing a file; the name used"
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +64,7 @@ def move_file(src:Path, dst:Path) -> Path:
     os.unlink(src)
     return dst_free
 
-# %% ../nbs/04_clean.ipynb #3f94a645
+# %% ../nbs/04_clean.ipynb #860385c5
 def read_log(data:Path) -> list:
     "The entries of `data/cleaning_log.jsonl`"
     fn = Path(data)/'cleaning_log.jsonl'
@@ -75,7 +76,7 @@ def append_log(data:Path, entries:list):
         for e in entries: f.write(json.dumps(e) + '\n')
         f.flush(); os.fsync(f.fileno())
 
-# %% ../nbs/04_clean.ipynb #cba330e4
+# %% ../nbs/04_clean.ipynb #9964492a
 def update_manifest(data:Path, moves:list):
     "Point the manifest rows of moved files (`(from, to)` relative paths) at their new place and label"
     rows = read_manifest(data)
@@ -88,7 +89,7 @@ def update_manifest(data:Path, moves:list):
             r['label'], r['status'], r['reason'] = (r['label'], 'deleted', 'deleted while cleaning') if top == '.trash' else (top, 'ok', '')
     write_manifest(data, rows)
 
-# %% ../nbs/04_clean.ipynb #0a198f7a
+# %% ../nbs/04_clean.ipynb #9fcf5935
 def apply_cleaning(data:Path, deletions:list=(), relabels:list=()) -> list:
     "Move `deletions` to `data/.trash/` and `relabels` ((file, label) pairs) into their class; the log entries written"
     data, done = Path(data), {e['from'] for e in read_log(data) if e['action'] in ('delete', 'relabel')}
@@ -109,7 +110,7 @@ def apply_cleaning(data:Path, deletions:list=(), relabels:list=()) -> list:
     update_manifest(data, [(e['from'], e['to']) for e in entries])
     return entries
 
-# %% ../nbs/04_clean.ipynb #8d1920c6
+# %% ../nbs/04_clean.ipynb #2f8617d2
 def undo_cleaning(data:Path, everything:bool=False) -> list:
     "Move back the files of the last `apply_cleaning` (or of all of them), checking their SHA-256; the undo entries"
     data, log = Path(data), read_log(data)
@@ -128,7 +129,7 @@ def undo_cleaning(data:Path, everything:bool=False) -> list:
     update_manifest(data, [(e['from'], e['to']) for e in entries])
     return entries
 
-# %% ../nbs/04_clean.ipynb #8372cf05
+# %% ../nbs/04_clean.ipynb #780308f7
 def duplicate_pairs(data:Path, max_distance:int=6) -> list:
     "Pairs of near-duplicate images under `data`: dicts with both files, their hash distance and whether the labels agree"
     data = Path(data)
@@ -137,7 +138,7 @@ def duplicate_pairs(data:Path, max_distance:int=6) -> list:
     return [dict(a=files[i].relative_to(data).as_posix(), b=files[j].relative_to(data).as_posix(), distance=d,
                  same_label=files[i].parent.name == files[j].parent.name) for i, j, d in sorted(pairs, key=lambda o: o[2])]
 
-# %% ../nbs/04_clean.ipynb #0dcd0cd0
+# %% ../nbs/04_clean.ipynb #97ff1591
 def hardest_images(predictor, data:Path, bs:int=32) -> list:
     "Every readable image under `data` with its label, the model's prediction and its loss, highest loss first"
     import math

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['image_problem', 'readable_images', 'perceptual_hashes', 'near_duplicates', 'image_datablock', 'image_dataloaders']
 
-# %% ../nbs/02_data.ipynb #b9d019e6
+# %% ../nbs/02_data.ipynb #1a26a464
 import sys
 from pathlib import Path
 from fastcore.parallel import parallel
@@ -16,14 +16,14 @@ from fastai.vision.augment import RandomResizedCrop, aug_transforms
 from fastai.vision.core import imagenet_stats
 from .download import ImageError, decode_image
 
-# %% ../nbs/02_data.ipynb #0e8c13ee
+# %% ../nbs/02_data.ipynb #5d9955b0
 def image_problem(fn:Path) -> str:
     "Why `fn` is not a usable image, or '' if it is one"
     try: decode_image(Path(fn).read_bytes())
     except (ImageError, OSError) as e: return str(e)
     return ''
 
-# %% ../nbs/02_data.ipynb #9ec7e651
+# %% ../nbs/02_data.ipynb #53916c20
 def readable_images(path:Path, n_workers:int=2, report=print) -> list:
     "Image files under `path` that decode, reporting the others (one line each) with `report`"
     files = get_image_files(path)
@@ -32,7 +32,7 @@ def readable_images(path:Path, n_workers:int=2, report=print) -> list:
         if why: report(f'skipping {fn}: {why}')
     return [fn for fn, why in zip(files, problems) if not why]
 
-# %% ../nbs/02_data.ipynb #bfe46486
+# %% ../nbs/02_data.ipynb #29e430d7
 def perceptual_hashes(files:list, n_workers:int=2) -> list:
     "The perceptual hash (`imagehash.phash`) of each image in `files`"
     import imagehash
@@ -41,6 +41,7 @@ def perceptual_hashes(files:list, n_workers:int=2) -> list:
         with Image.open(fn) as im: return imagehash.phash(im.convert('RGB'))
     return parallel(_phash, files, n_workers=n_workers, threadpool=True)
 
+# %% ../nbs/02_data.ipynb #3643b601
 def near_duplicates(hashes:list, others:list=None, max_distance:int=8) -> list:
     "Pairs `(i, j, distance)` of `hashes[i]` and `others[j]` (default: `hashes` itself, i < j) at most `max_distance` bits apart"
     import numpy as np
@@ -50,7 +51,7 @@ def near_duplicates(hashes:list, others:list=None, max_distance:int=8) -> list:
     if others is None: dist[np.tril_indices(len(a))] = max_distance + 1
     return [(int(i), int(j), int(dist[i, j])) for i, j in zip(*np.nonzero(dist <= max_distance))]
 
-# %% ../nbs/02_data.ipynb #ee3e4c5b
+# %% ../nbs/02_data.ipynb #dfdfd4a8
 def image_datablock(size:int=224,            # side of the square the model sees
                     stats=imagenet_stats,    # (mean, std) the backbone was trained with
                     files:list=None,         # the images to use (default: every image under the path)
@@ -64,7 +65,7 @@ def image_datablock(size:int=224,            # side of the square the model sees
                      item_tfms=RandomResizedCrop(size, min_scale=0.5),
                      batch_tfms=[*aug_transforms(), Normalize.from_stats(*stats)])
 
-# %% ../nbs/02_data.ipynb #5a68957e
+# %% ../nbs/02_data.ipynb #dd5d91a0
 def image_dataloaders(path:Path, size:int=224, stats=imagenet_stats, bs:int=32, seed:int=42, report=print, **kwargs):
     "`DataLoaders` from the folder of labelled images at `path`, leaving out (and reporting) unreadable files"
     files = readable_images(path, report=report)

@@ -7,7 +7,7 @@ __all__ = ['USER_AGENT', 'MAX_BYTES', 'EXTENSIONS', 'MANIFEST_FIELDS', 'ImageErr
            'encode_image', 'write_new_file', 'read_manifest', 'write_manifest', 'ImageStore', 'download_one',
            'summarise', 'gather_images', 'search_items', 'read_url_list']
 
-# %% ../nbs/01_download.ipynb #ff032302
+# %% ../nbs/01_download.ipynb #3d2b8dfb
 import csv, hashlib, io, os, tempfile, threading, time, warnings
 from functools import partial
 from pathlib import Path
@@ -15,17 +15,17 @@ import requests
 from PIL import Image, ImageOps
 from fastcore.parallel import parallel
 
-# %% ../nbs/01_download.ipynb #94fc666e
+# %% ../nbs/01_download.ipynb #2f5e058b
 USER_AGENT = ('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) '
               'Chrome/124.0 Safari/537.36')
 MAX_BYTES = 20_000_000  # default size cap per image
 EXTENSIONS = {'JPEG': '.jpg', 'PNG': '.png', 'WEBP': '.webp', 'GIF': '.gif', 'BMP': '.bmp', 'TIFF': '.tif'}
 
-# %% ../nbs/01_download.ipynb #041bc13a
+# %% ../nbs/01_download.ipynb #10515187
 class ImageError(ValueError):
     "A download or file that is not a usable image; the message is the reason"
 
-# %% ../nbs/01_download.ipynb #b2ab4211
+# %% ../nbs/01_download.ipynb #ff8d0314
 def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None, max_seconds:float=60) -> bytes:
     "The body at `url`, streamed; aborted past `max_bytes`, after `timeout` (connect, read) seconds of silence, or `max_seconds` in all"
     session = session or requests.Session()
@@ -46,7 +46,7 @@ def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None,
     if total == 0: raise ImageError('empty response')
     return b''.join(chunks)
 
-# %% ../nbs/01_download.ipynb #c822c376
+# %% ../nbs/01_download.ipynb #4f7f38fa
 def decode_image(data:bytes) -> Image.Image:
     "Fully decoded image from `data`, EXIF orientation applied; `ImageError` if it is not one"
     with warnings.catch_warnings():
@@ -62,12 +62,12 @@ def decode_image(data:bytes) -> Image.Image:
     img.format = fmt
     return img
 
-# %% ../nbs/01_download.ipynb #1c533dba
+# %% ../nbs/01_download.ipynb #4dc50484
 def pixel_hash(img:Image.Image) -> str:
     "SHA-256 of `img`'s mode, size and pixels"
     return hashlib.sha256(f'{img.mode}{img.size}'.encode() + img.tobytes()).hexdigest()
 
-# %% ../nbs/01_download.ipynb #655a18ae
+# %% ../nbs/01_download.ipynb #4e972668
 def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     "The bytes to save: `data` itself, or `img` re-encoded if it was rotated or is over `max_side`"
     resize = max_side and max(img.size) > max_side
@@ -79,7 +79,7 @@ def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     out = io.BytesIO(); img.save(out, fmt, **({'quality': 90} if fmt != 'PNG' else {}))
     return out.getvalue()
 
-# %% ../nbs/01_download.ipynb #c921ab54
+# %% ../nbs/01_download.ipynb #89229985
 def write_new_file(path:Path, data:bytes) -> bool:
     "Write `data` to `path` atomically; False (and nothing written) if `path` exists"
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def write_new_file(path:Path, data:bytes) -> bool:
     except FileExistsError: return False
     finally: os.unlink(tmp)
 
-# %% ../nbs/01_download.ipynb #69ccb6d3
+# %% ../nbs/01_download.ipynb #f326a73d
 MANIFEST_FIELDS = ['label', 'query', 'url', 'file', 'sha256', 'bytes', 'width', 'height', 'status', 'reason']
 
 def read_manifest(dest:Path) -> list:
@@ -109,7 +109,7 @@ def write_manifest(dest:Path, rows:list):
         w.writeheader(); w.writerows(rows)
     os.replace(tmp, fn)
 
-# %% ../nbs/01_download.ipynb #769f1a27
+# %% ../nbs/01_download.ipynb #83a8fb0d
 class ImageStore:
     "The images under `dest/<label>/`, indexed by pixel hash, for thread-safe de-duplicated saving"
     def __init__(self, dest:Path, max_side:int=None, listed:list=()):
@@ -126,8 +126,8 @@ class ImageStore:
         with self.lock:
             if key in self.known and self.rel(self.known[key]) in self.listed:
                 return dict(status='duplicate', file=self.rel(self.known[key]), reason='same picture as ' + self.rel(self.known[key]))
-            if key not in self.known:
-                self.known[key] = self.dest/label/f'{key}{EXTENSIONS.get(img.format, ".png")}'
+            if key not in self.known:  # named by the format of the bytes saved (a resized GIF is saved as PNG)
+                self.known[key] = self.dest/label/f'{key}{EXTENSIONS.get(Image.open(io.BytesIO(out)).format, ".png")}'
                 write_new_file(self.known[key], out)
             path = self.known[key]
             self.listed.add(self.rel(path))
@@ -138,21 +138,21 @@ class ImageStore:
 
     def rel(self, path:Path) -> str: return path.relative_to(self.dest).as_posix()
 
-# %% ../nbs/01_download.ipynb #b2e34d58
+# %% ../nbs/01_download.ipynb #48a1a6cb
 def download_one(store:ImageStore, item:dict, max_bytes:int=MAX_BYTES, timeout=(5, 10)) -> dict:
     "Download `item` (label, query, url) into `store`; the manifest row saying what happened"
     try: res = store.save(item['label'], fetch_bytes(item['url'], timeout=timeout, max_bytes=max_bytes))
     except ImageError as e: res = dict(status='error', reason=str(e))
     return {**item, **res}
 
-# %% ../nbs/01_download.ipynb #6abeda0c
+# %% ../nbs/01_download.ipynb #5025ced6
 def summarise(rows:list) -> list:
     "One line per label: how many images are ok, duplicate and error"
     labels = dict.fromkeys(r['label'] for r in rows)
     count = lambda l,s: sum(r['label'] == l and r['status'] == s for r in rows)
     return [f'{l}: {count(l, "ok")} ok, {count(l, "duplicate")} duplicate, {count(l, "error")} error' for l in labels]
 
-# %% ../nbs/01_download.ipynb #f56a98ea
+# %% ../nbs/01_download.ipynb #289f49a2
 def gather_images(dest:Path,               # folder of the data set: `dest/<label>/...` and `dest/manifest.csv`
                   items:list,              # dicts with label, query and url
                   max_side:int=None,       # shrink images larger than this many pixels on a side
@@ -176,14 +176,14 @@ def gather_images(dest:Path,               # folder of the data set: `dest/<labe
         if new or not old: write_manifest(dest, [r for r in old if (r['label'], r['url']) not in {(n['label'], n['url']) for n in new}] + new)
     return new
 
-# %% ../nbs/01_download.ipynb #6e9d1826
+# %% ../nbs/01_download.ipynb #0fec8275
 def search_items(labels:list, per_class:int=100, suffix:str='', search=None) -> list:
     "Items (label, query, url) from an image search for each label, `label + suffix`"
     from webclassifier.search import search_images
     search = search or search_images
     return [dict(label=l, query=f'{l}{suffix}', url=r['url']) for l in labels for r in search(f'{l}{suffix}', max_images=per_class)]
 
-# %% ../nbs/01_download.ipynb #9c95eb08
+# %% ../nbs/01_download.ipynb #d5186a9f
 def read_url_list(fn:Path, labels:list=None) -> list:
     "Items (label, query, url) from a CSV with `label` and `url` columns, only for `labels` if given"
     with open(fn, newline='') as f: rows = list(csv.DictReader(f))

@@ -92,7 +92,6 @@ def class_metrics(confusion:np.ndarray, vocab:list) -> list:
 # %% ../nbs/03_train.ipynb #19733fd0
 def evaluate(learn:Learner, out:Path=None, top_losses:int=9) -> dict:
     "Validation metrics of `learn`; with `out`, also the confusion matrix, top losses and per-class metrics as PNG and CSV"
-    import matplotlib; matplotlib.use('Agg') if out else None
     import matplotlib.pyplot as plt, pandas as pd
     interp = ClassificationInterpretation.from_learner(learn)
     cm = interp.confusion_matrix()

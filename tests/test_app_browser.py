@@ -1,8 +1,6 @@
 "The app as a person uses it: a real Voila server and headless Chromium, on the shipped export.pkl"
-import io
 from pathlib import Path
 import pytest
-from PIL import Image
 import shutil
 from servers import ROOT, SAMPLE, Voila, JupyterServerVoila
 

@@ -2,7 +2,7 @@
 import json, os, subprocess, sys
 from pathlib import Path
 import pytest
-from servers import ROOT, SAMPLE
+from servers import SAMPLE
 
 CLI = str(Path(sys.executable).parent/'webclassifier')
 

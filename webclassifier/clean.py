@@ -7,7 +7,7 @@ __all__ = ['KEEP', 'DELETE', 'Cleaner', 'free_name', 'move_file', 'read_log', 'a
            'undo_cleaning', 'duplicate_pairs', 'hardest_images']
 
 # %% ../nbs/04_clean.ipynb #014a2036
-import csv, json, os, time
+import json, os, time
 from pathlib import Path
 import fastai.vision.widgets
 from fastai.vision.widgets import ImageClassifierCleaner

@@ -6,7 +6,6 @@
 __all__ = ['image_problem', 'readable_images', 'perceptual_hashes', 'near_duplicates', 'image_datablock', 'image_dataloaders']
 
 # %% ../nbs/02_data.ipynb #1a26a464
-import sys
 from pathlib import Path
 from fastcore.parallel import parallel
 from fastai.data.block import DataBlock, CategoryBlock

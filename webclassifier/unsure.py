@@ -7,7 +7,6 @@ __all__ = ['features_and_logits', 'image_features', 'NearestNeighbourDetector', 
            'fit_detector']
 
 # %% ../nbs/06_unsure.ipynb #b1114109
-from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
 from .data import perceptual_hashes, near_duplicates

@@ -15,7 +15,8 @@ import torch
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT/'tests'))
 from servers import SAMPLE, Voila
-from webclassifier.app import Predictor, predict_named, read_image
+from webclassifier.download import read_image
+from webclassifier.predict import Predictor, predict_named
 from webclassifier.unsure import features_and_logits
 
 def timed(fs:dict, runs:int) -> dict:

@@ -15,7 +15,8 @@ from PIL import Image
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 from ood_set import ood_images
-from webclassifier.app import Predictor
+from webclassifier.download import read_image
+from webclassifier.predict import Predictor
 from webclassifier.data import image_dataloaders
 from webclassifier.unsure import features_and_logits, calibration_items, keep_threshold
 
@@ -34,7 +35,7 @@ if __name__ == '__main__':
     data = ROOT.parent/'shared'/'data'/'bears'
     dls = image_dataloaders(data, size=224, stats=([0.5]*3, [0.5]*3), seed=42, report=lambda s: None)
     cal, n_near = calibration_items(list(dls.train_ds.items), list(dls.valid_ds.items))
-    s_in, q_in = scores_and_probs(p, [Image.open(f).convert('RGB') for f in cal])
+    s_in, q_in = scores_and_probs(p, [read_image(f) for f in cal])
     ood = ood_images()
     kinds = [k for k in ood for _ in ood[k]]
     s_out, q_out = scores_and_probs(p, [im for k in ood for im in ood[k].values()])

@@ -4,6 +4,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
 SAMPLE = Path(__file__).parent/'sample'
+ARTIFACTS = Path(__file__).parent/'artifacts'
+UPLOAD_TIMEOUT = 120_000
 
 def free_port() -> int:
     "A TCP port nobody listens on now"
@@ -60,7 +62,7 @@ def chunked(chunk:bytes, n:int):
     return handler
 
 class Voila:
-    "A real Voila server for the app notebook, started from the repo root (so it reads voila.json)"
+    "A real Voila server for the app notebook, started from the repo root"
     def __init__(self, notebook='classifier_app.ipynb', extra_args=(), log=None, env=None):
         self.port = free_port()
         self.start([sys.executable, '-m', 'voila', notebook, f'--port={self.port}', '--no-browser', *extra_args], log, env)
@@ -92,3 +94,35 @@ class JupyterServerVoila(Voila):
                     '--ServerApp.password=', '--ServerApp.ip=127.0.0.1', '--allow-root'], log, dict(JUPYTER_CONFIG_DIR=str(config_dir)))
         self.url = f'http://127.0.0.1:{self.port}/voila/render/{notebook}'
         self.wait()
+
+class WebclassifierApp(Voila):
+    "`webclassifier app` as a user runs it after installing the package: started from `cwd` (outside the repository)"
+    def __init__(self, model, cwd, *args, log=None):
+        self.port = free_port()
+        cli = str(Path(sys.executable).parent/'webclassifier')
+        self.log = open(log or os.devnull, 'w')
+        self.proc = subprocess.Popen([cli, 'app', '--model', str(model), '--port', str(self.port), *map(str, args)], cwd=cwd,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f'http://127.0.0.1:{self.port}/'
+        self.wait()
+
+def kernels(server) -> list:
+    "The kernel processes the server `server` started"
+    import psutil
+    return [c for c in psutil.Process(server.proc.pid).children(recursive=True) if 'ipykernel' in ' '.join(c.cmdline())]
+
+def wait_until(condition, timeout:float, every:float=0.5):
+    "Wait until `condition()` is true; False if it isn't after `timeout` seconds"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition(): return True
+        time.sleep(every)
+    return condition()
+
+def upload(page, path:Path, wait_for:str):
+    "Upload `path` with the app's button and wait for the result or error line naming it"
+    before = page.locator('.wc-file, .wc-error').count()
+    with page.expect_file_chooser() as fc: page.click('.widget-upload')
+    fc.value.set_files(str(path))
+    page.wait_for_function(f"document.querySelectorAll('.wc-file, .wc-error').length > {before}", timeout=UPLOAD_TIMEOUT)
+    return page.locator('.wc-result, .wc-error', has_text=wait_for).first

@@ -1,23 +1,9 @@
-"The app as a person uses it: a real Voila server and headless Chromium, on the shipped export.pkl"
+"The app as a person uses it: `webclassifier app` (a real Voila server) and headless Chromium, on the shipped export.pkl"
 from pathlib import Path
 import pytest
 import shutil
-from servers import ROOT, SAMPLE, Voila, JupyterServerVoila
+from servers import ARTIFACTS, ROOT, SAMPLE, WebclassifierApp, JupyterServerVoila, upload
 
-ARTIFACTS = Path(__file__).parent/'artifacts'
-UPLOAD_TIMEOUT = 120_000
-CHROMIUM = '/usr/bin/chromium'
-FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
-
-@pytest.fixture(scope='module')
-def browser():
-    from playwright.sync_api import sync_playwright
-    assert Path(CHROMIUM).exists(), f'the browser tests need Debian chromium at {CHROMIUM}: tools/test.sh installs it'
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 def open_app(browser, server):
     "A Chromium page on the app served by `server`, once the upload button is there; stops `server` after"
@@ -31,15 +17,7 @@ def open_app(browser, server):
 
 @pytest.fixture(scope='module')
 def page(browser):
-    yield from open_app(browser, Voila(log=ARTIFACTS/'voila.log'))
-
-def upload(page, path:Path, wait_for:str):
-    "Upload `path` with the app's button and wait for the result or error line naming it"
-    before = page.locator('.wc-file, .wc-error').count()
-    with page.expect_file_chooser() as fc: page.click('.widget-upload')
-    fc.value.set_files(str(path))
-    page.wait_for_function(f"document.querySelectorAll('.wc-file, .wc-error').length > {before}", timeout=UPLOAD_TIMEOUT)
-    return page.locator('.wc-result, .wc-error', has_text=wait_for).first
+    yield from open_app(browser, WebclassifierApp(ROOT/'export.pkl', ROOT, log=ARTIFACTS/'webclassifier-app.log'))
 
 def padded_photo(tmp_path, name, size_mb):
     "A real bear photo followed by zero bytes up to `size_mb` (JPEG decoders stop at the end-of-image marker)"

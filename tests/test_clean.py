@@ -76,3 +76,49 @@ def test_deleted_photo_is_not_gathered_again(tmp_path):
         again = gather_images(tmp_path, [dict(label='black', query='', url=site.base + '/b.jpg')], progress=False)
     assert again[0]['status'] == 'duplicate' and again[0]['file'].startswith('.trash/black/')
     assert list((tmp_path/'black').iterdir()) == []
+
+def on_disk(ds):
+    "Every manifest row of status ok, deleted or duplicate names a file that exists"
+    return all((ds/r['file']).exists() for r in read_manifest(ds) if r['status'] in ('ok', 'deleted', 'duplicate'))
+
+def test_manifest_follows_files_with_duplicate_rows(dataset):
+    "A file that other URLs' `duplicate` rows point at is relabelled, deleted and restored: those rows follow, and stay duplicates"
+    rows = read_manifest(dataset)
+    target = next(r for r in rows if r['label'] == 'teddy')
+    rows += [dict(target, url=f'http://mirror.example.com/{i}', status='duplicate', reason=f"same picture as {target['file']}") for i in range(2)]
+    write_manifest(dataset, rows)
+    before = read_manifest(dataset)
+    count = lambda rs, s: sum(r['status'] == s for r in rs)
+    apply_cleaning(dataset, relabels=[(dataset/target['file'], 'grizzly')])
+    after = read_manifest(dataset)
+    assert [count(after, s) for s in ('ok', 'duplicate')] == [count(before, s) for s in ('ok', 'duplicate')] and on_disk(dataset)
+    moved = [r for r in after if r['url'] == target['url']][0]
+    assert moved['label'] == 'grizzly' and moved['file'].startswith('grizzly/')
+    assert all(r['file'] == moved['file'] and r['label'] == 'teddy' for r in after if r['status'] == 'duplicate')
+    apply_cleaning(dataset, deletions=[dataset/moved['file']])
+    assert count(read_manifest(dataset), 'duplicate') == 2 and on_disk(dataset)
+    undo_cleaning(dataset, everything=True)
+    assert read_manifest(dataset) == before
+
+def test_a_move_failing_halfway_leaves_log_manifest_and_files_consistent(dataset):
+    "The second of three moves fails (its target 'folder' is a file): the first is logged and in the manifest, nothing is lost"
+    (dataset/'blocked').write_text('a file where a class folder would go')
+    files = sorted((dataset/'teddy').iterdir())[:3]
+    before = snapshot(dataset)
+    with pytest.raises(OSError):
+        apply_cleaning(dataset, relabels=[(files[0], 'grizzly'), (files[1], 'blocked'), (files[2], 'black')])
+    log = read_log(dataset)
+    assert [(e['from'], e['to']) for e in log] == [(f'teddy/{files[0].name}', f'grizzly/{files[0].name}')]
+    assert files[1].exists() and files[2].exists() and not files[0].exists()
+    assert any(r['file'] == f'grizzly/{files[0].name}' and r['label'] == 'grizzly' for r in read_manifest(dataset)) and on_disk(dataset)
+    after = snapshot(dataset)
+    assert sorted(v for k, v in after.items() if k.endswith(('.jpg', '.webp', '.png'))) == \
+           sorted(v for k, v in before.items() if k.endswith(('.jpg', '.webp', '.png')))
+    # the same choices, once the obstacle is gone, finish the job; undo then restores everything
+    (dataset/'blocked').unlink()
+    apply_cleaning(dataset, relabels=[(files[0], 'grizzly'), (files[1], 'blocked'), (files[2], 'black')])
+    assert not files[1].exists() and not files[2].exists() and on_disk(dataset)
+    undo_cleaning(dataset, everything=True)
+    restored = snapshot(dataset); restored.pop('cleaning_log.jsonl')
+    before.pop('blocked')
+    assert restored == before

@@ -3,8 +3,8 @@ import json
 import numpy as np, torch
 from PIL import Image
 from servers import ROOT, SAMPLE
-from webclassifier.app import Predictor, predict_named
-from webclassifier.train import sha256_file
+from webclassifier.predict import Predictor, predict_named
+from webclassifier.download import sha256_file
 import fastai
 
 CARD = json.loads((ROOT/'model_card.json').read_text())

@@ -19,7 +19,7 @@ def tiny_model(tmp_path_factory):
     return out
 
 def test_export_has_card_and_report(tiny_model):
-    from webclassifier.train import sha256_file
+    from webclassifier.download import sha256_file
     card = json.loads((tiny_model/'model_card.json').read_text())
     assert card['sha256'] == sha256_file(tiny_model/'export.pkl')
     assert card['classes'] == ['black', 'grizzly', 'teddy'] and card['arch'] == 'efficientnet_lite0' and card['size'] == 64

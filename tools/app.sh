@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Install everything (tools/install.sh), then serve the app on the shipped export.pkl with Voila.
-# Voila reads voila.json from this folder: 127.0.0.1:8866, 100 MB websocket messages, one preheated kernel.
+# Install everything (tools/install.sh), then serve the app on the shipped export.pkl: `webclassifier app`
+# (Voila at http://127.0.0.1:8866/, kernels of closed pages given back, a visitor limit, one preheated kernel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install.sh
-echo "webclassifier: starting the app at http://127.0.0.1:8866/ (Ctrl-C stops it)"
-exec .venv/bin/voila classifier_app.ipynb "$@"
+exec .venv/bin/webclassifier app --model export.pkl "$@"

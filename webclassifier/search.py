@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = ['ddgs_images', 'image_record', 'SearchError', 'is_retryable', 'search_images']
 
-# %% ../nbs/00_search.ipynb #ece0f091
+# %% ../nbs/00_search.ipynb #813e0525
 import random, time
 from ddgs.exceptions import RatelimitException, TimeoutException
 
-# %% ../nbs/00_search.ipynb #2ad806bd
+# %% ../nbs/00_search.ipynb #64f361d6
 def ddgs_images(query:str, max_results:int):
     "DuckDuckGo image results for `query`, as `ddgs` returns them"
     from ddgs import DDGS
     return DDGS(timeout=20).images(query, max_results=max_results, backend='duckduckgo', safesearch='moderate')
 
-# %% ../nbs/00_search.ipynb #062c1d87
+# %% ../nbs/00_search.ipynb #72f37a7e
 def image_record(result:dict) -> dict:
     "One search result as a record: image url, thumbnail, title, source page, width, height"
     def _int(v):
@@ -24,16 +24,16 @@ def image_record(result:dict) -> dict:
     return dict(url=result.get('image', ''), thumbnail=result.get('thumbnail', ''), title=result.get('title', ''),
                 source=result.get('url', ''), width=_int(result.get('width')), height=_int(result.get('height')))
 
-# %% ../nbs/00_search.ipynb #464aa2ec
+# %% ../nbs/00_search.ipynb #db5b2247
 class SearchError(Exception):
     "An image search that failed for good"
 
-# %% ../nbs/00_search.ipynb #623ba277
+# %% ../nbs/00_search.ipynb #a2ac492d
 def is_retryable(err:Exception) -> bool:
     "Is `err` a rate limit or time-out, worth another try after a pause?"
     return isinstance(err, (RatelimitException, TimeoutException)) or 'ratelimit' in str(err).lower()
 
-# %% ../nbs/00_search.ipynb #27d225db
+# %% ../nbs/00_search.ipynb #f88599ce
 def search_images(query:str,           # what to search for, e.g. "grizzly bear"
                   max_images:int=100,   # how many results at most
                   backend=ddgs_images,  # `backend(query, max_results)` -> list of result dicts

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT/'tests'))
-from servers import SAMPLE, Voila
+from servers import SAMPLE, WebclassifierApp
 from webclassifier.download import read_image
 from webclassifier.predict import Predictor, predict_named
 from webclassifier.unsure import features_and_logits
@@ -66,9 +66,9 @@ def voila_startup():
     flags = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path='/usr/bin/chromium', args=flags)
-        for name, extra in [('preheated kernel (voila.json)', []), ('no preheat', ['--VoilaConfiguration.preheat_kernel=False'])]:
+        for name, extra in [('preheated kernel (webclassifier app)', []), ('no preheat', ['--no-preheat'])]:
             start = time.perf_counter()
-            server = Voila(extra_args=extra)
+            server = WebclassifierApp(ROOT/'export.pkl', ROOT, *extra)
             try:
                 page = browser.new_page()
                 if extra == []: time.sleep(0)  # the pool starts heating when the server starts, as it would for a user

@@ -61,55 +61,43 @@ def chunked(chunk:bytes, n:int):
         for _ in range(n): req.wfile.write(chunk)
     return handler
 
-class Voila:
-    "A real Voila server for the app notebook, started from the repo root"
-    def __init__(self, notebook='classifier_app.ipynb', extra_args=(), log=None, env=None):
+class Server:
+    "A web server started as a subprocess on a free port of 127.0.0.1, usable once it listens; `stop` ends it"
+    def __init__(self, cmd, path='', cwd=ROOT, env=None, log=None):
         self.port = free_port()
-        self.start([sys.executable, '-m', 'voila', notebook, f'--port={self.port}', '--no-browser', *extra_args], log, env)
-        self.url = f'http://127.0.0.1:{self.port}/'
-        self.wait()
-
-    def start(self, cmd, log, env):
         self.log = open(log or os.devnull, 'w')
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-
-    def wait(self):
+        self.proc = subprocess.Popen([c.format(port=self.port) for c in map(str, cmd)], cwd=cwd, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        self.url = f'http://127.0.0.1:{self.port}/{path}'
         deadline = time.time() + 120
         while time.time() < deadline:
-            if self.proc.poll() is not None: raise RuntimeError(f'voila exited with {self.proc.returncode}')
-            try: socket.create_connection(('127.0.0.1', self.port), timeout=1).close(); break
+            if self.proc.poll() is not None: raise RuntimeError(f'{cmd[0]} exited with {self.proc.returncode}')
+            try: socket.create_connection(('127.0.0.1', self.port), timeout=1).close(); return
             except OSError: time.sleep(0.3)
-        else: raise TimeoutError('voila did not start in 120 s')
+        raise TimeoutError(f'{cmd[0]} did not start in 120 s')
+
     def stop(self):
         self.proc.terminate()
         try: self.proc.wait(20)
         except subprocess.TimeoutExpired: self.proc.kill()
         self.log.close()
 
-class JupyterServerVoila(Voila):
-    "Voila as Binder serves it: jupyter_server with Voila's extension at voila/render/..., configured from `config_dir`"
-    def __init__(self, config_dir, notebook='classifier_app.ipynb', log=None):
-        self.port = free_port()
-        self.start([sys.executable, '-m', 'jupyter_server', f'--port={self.port}', '--no-browser', '--ServerApp.token=',
-                    '--ServerApp.password=', '--ServerApp.ip=127.0.0.1', '--allow-root'], log, dict(JUPYTER_CONFIG_DIR=str(config_dir)))
-        self.url = f'http://127.0.0.1:{self.port}/voila/render/{notebook}'
-        self.wait()
+def WebclassifierApp(model, cwd, *args, log=None) -> Server:
+    "`webclassifier app` as a user runs it after installing the package, started from `cwd`"
+    return Server([Path(sys.executable).parent/'webclassifier', 'app', '--model', model, '--port', '{port}', *args], cwd=cwd, log=log)
 
-class WebclassifierApp(Voila):
-    "`webclassifier app` as a user runs it after installing the package: started from `cwd` (outside the repository)"
-    def __init__(self, model, cwd, *args, log=None):
-        self.port = free_port()
-        cli = str(Path(sys.executable).parent/'webclassifier')
-        self.log = open(log or os.devnull, 'w')
-        self.proc = subprocess.Popen([cli, 'app', '--model', str(model), '--port', str(self.port), *map(str, args)], cwd=cwd,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        self.url = f'http://127.0.0.1:{self.port}/'
-        self.wait()
+def JupyterServerVoila(config_dir, notebook='classifier_app.ipynb', log=None) -> Server:
+    "Voila as Binder serves it: jupyter_server with Voila's extension at voila/render/..., configured from `config_dir`"
+    return Server([sys.executable, '-m', 'jupyter_server', '--port={port}', '--no-browser', '--ServerApp.token=', '--ServerApp.password=',
+                   '--ServerApp.ip=127.0.0.1', '--allow-root'], f'voila/render/{notebook}', env=dict(JUPYTER_CONFIG_DIR=str(config_dir)), log=log)
 
 def kernels(server) -> list:
     "The kernel processes the server `server` started"
     import psutil
-    return [c for c in psutil.Process(server.proc.pid).children(recursive=True) if 'ipykernel' in ' '.join(c.cmdline())]
+    def is_kernel(p):
+        try: return p.status() != psutil.STATUS_ZOMBIE and 'ipykernel' in ' '.join(p.cmdline())
+        except psutil.Error: return False  # ended (or ending) while we looked: not a kernel any more
+    return [c for c in psutil.Process(server.proc.pid).children(recursive=True) if is_kernel(c)]
 
 def wait_until(condition, timeout:float, every:float=0.5):
     "Wait until `condition()` is true; False if it isn't after `timeout` seconds"

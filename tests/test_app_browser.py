@@ -29,7 +29,7 @@ def test_upload_a_bear(page):
     result = upload(page, SAMPLE/'grizzly'/'00000014.jpg', '00000014.jpg')
     text = result.inner_text()
     assert 'grizzly' in result.locator('.wc-label').inner_text(), text
-    assert result.locator('.wc-bar').count() == 3 and '%' in text
+    assert result.locator('.wc-bar').count() == 3 and '%' in text and 'answered in' in result.locator('.wc-time').inner_text()
     page.screenshot(path=str(ARTIFACTS/'app-prediction.png'), full_page=True)
 
 def test_corrupt_file_then_a_good_photo(page, tmp_path):
@@ -49,10 +49,10 @@ def test_size_limit_both_sides(page, tmp_path):
 
 def test_examples_and_not_sure(page):
     before = page.locator('.wc-result').count()
-    page.click('text=Try: teddy')
+    page.click('.wc-example[data-name="teddy.jpg"]')
     page.wait_for_function(f"document.querySelectorAll('.wc-result').length > {before}", timeout=60_000)
     assert 'teddy' in page.locator('.wc-result', has_text='teddy.jpg').first.locator('.wc-label').inner_text()
-    page.click('text=Try: cat')
+    page.click('.wc-example[data-name="cat.jpg"]')
     page.wait_for_function(f"document.querySelectorAll('.wc-result').length > {before + 1}", timeout=60_000)
     assert 'Not sure' in page.locator('.wc-result', has_text='cat.jpg').first.inner_text()
     page.screenshot(path=str(ARTIFACTS/'app-examples.png'), full_page=True)

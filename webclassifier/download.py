@@ -68,13 +68,13 @@ def decode_image(data:bytes) -> Image.Image:
     return img
 
 # %% ../nbs/01_download.ipynb #45f1c17e
-def read_image(src, name:str=None, max_bytes:int=MAX_BYTES) -> Image.Image:
-    "The upright RGB image in `src` (bytes, or a file's path); an `ImageError` naming it (`name`) and the reason if it is not one"
+def read_image(src, name:str=None, max_bytes:int=None) -> Image.Image:
+    "The upright RGB image in `src` (bytes, or a file's path); an `ImageError` naming it (`name`) and the reason if it is not one, or is over `max_bytes`"
     name = name or (str(src) if isinstance(src, (str, Path)) else 'image')
     try: data = Path(src).read_bytes() if isinstance(src, (str, Path)) else bytes(src)
     except OSError as e: raise ImageError(f'{name}: {e.strerror or e}') from None
     if not data: raise ImageError(f'{name}: empty file')
-    if len(data) > max_bytes: raise ImageError(f'{name}: {len(data)/1e6:.1f} MB is over the {max_bytes/1e6:.0f} MB limit')
+    if max_bytes and len(data) > max_bytes: raise ImageError(f'{name}: {len(data)/1e6:.1f} MB is over the {max_bytes/1e6:.0f} MB limit')
     try: return decode_image(data).convert('RGB')
     except ImageError as e: raise ImageError(f'{name}: {e}') from None
 

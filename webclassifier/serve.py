@@ -52,7 +52,7 @@ class VisitorLimitedKernelManager(AsyncMappingKernelManager):
                 return render_task, cache, kernel_id
             self.get_rendered_notebook = get_rendered_notebook
 
-    def limit(self) -> int: return self.max_visitors or default_max_visitors(preheated=len(getattr(self, '_pools', {})))
+    def limit(self) -> int: return self.max_visitors or default_max_visitors(preheated=sum(map(len, getattr(self, '_pools', {}).values())))
 
     def pooled(self) -> set:
         "Ids of the preheated kernels waiting in Voila's pool"

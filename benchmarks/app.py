@@ -72,9 +72,9 @@ def voila_startup():
             try:
                 page = browser.new_page()
                 if extra == []: time.sleep(0)  # the pool starts heating when the server starts, as it would for a user
-                page.goto(server.url, timeout=300_000); page.wait_for_selector('.widget-upload', timeout=300_000)
+                page.goto(server.url, timeout=300_000); page.wait_for_selector('.wc-upload', timeout=300_000)
                 first = time.perf_counter() - start
-                t = time.perf_counter(); page.reload(); page.wait_for_selector('.widget-upload', timeout=300_000)
+                t = time.perf_counter(); page.reload(); page.wait_for_selector('.wc-upload', timeout=300_000)
                 reload = time.perf_counter() - t
                 kernels = [c for c in psutil.Process(server.proc.pid).children(recursive=True) if 'ipykernel' in ' '.join(c.cmdline())]
                 hwm = [int(next(l for l in open(f'/proc/{k.pid}/status') if l.startswith('VmHWM')).split()[1])/1024 for k in kernels]

@@ -44,11 +44,11 @@ async def visit(browser, url, start):
     page = await browser.new_page()
     try:
         await page.goto(url, timeout=180_000)
-        await page.wait_for_function("document.querySelector('.widget-upload') || document.body.innerText.includes('The app is busy')",
+        await page.wait_for_function("document.querySelector('.wc-upload') || document.body.innerText.includes('The app is busy')",
                                      timeout=180_000)
         ready = time.time() - start
-        if await page.query_selector('.widget-upload') is None: return page, ready, 'busy', None
-        async with page.expect_file_chooser() as fc: await page.click('.widget-upload')
+        if await page.query_selector('.wc-upload') is None: return page, ready, 'busy', None
+        async with page.expect_file_chooser() as fc: await page.click('.wc-upload')
         await (await fc.value).set_files(str(PHOTO))
         await page.wait_for_selector('.wc-result', timeout=180_000)
         return page, ready, 'app', time.time() - start
@@ -76,8 +76,8 @@ def reloads(server, idle_kernels, n=5):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page()
-        page.goto(server.url, timeout=180_000); page.wait_for_selector('.widget-upload', timeout=180_000)
-        for _ in range(n): page.reload(timeout=180_000); page.wait_for_selector('.widget-upload', timeout=180_000)
+        page.goto(server.url, timeout=180_000); page.wait_for_selector('.wc-upload', timeout=180_000)
+        for _ in range(n): page.reload(timeout=180_000); page.wait_for_selector('.wc-upload', timeout=180_000)
         print(f'  after {n} reloads: {len(kernels(server))} kernels')
         page.close(); browser.close()
     print(f'  page closed: back to {idle_kernels} idle kernel(s) after {wait_for_kernels(server, idle_kernels):.0f} s')

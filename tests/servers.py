@@ -110,7 +110,7 @@ def wait_until(condition, timeout:float, every:float=0.5):
 def upload(page, path:Path, wait_for:str):
     "Upload `path` with the app's button and wait for the result or error line naming it"
     before = page.locator('.wc-file, .wc-error').count()
-    with page.expect_file_chooser() as fc: page.click('.widget-upload')
+    with page.expect_file_chooser() as fc: page.click('.wc-upload')
     fc.value.set_files(str(path))
     page.wait_for_function(f"document.querySelectorAll('.wc-file, .wc-error').length > {before}", timeout=UPLOAD_TIMEOUT)
     return page.locator('.wc-result, .wc-error', has_text=wait_for).first

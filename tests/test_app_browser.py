@@ -1,7 +1,7 @@
 "The app as a person uses it: `webclassifier app` (a real Voila server) and headless Chromium, on the shipped export.pkl"
+import shutil, time
 from pathlib import Path
 import pytest
-import shutil
 from servers import ARTIFACTS, ROOT, SAMPLE, WebclassifierApp, JupyterServerVoila, upload
 
 
@@ -9,8 +9,10 @@ def open_app(browser, server):
     "A Chromium page on the app served by `server`, once the upload button is there; stops `server` after"
     try:
         page = browser.new_page(viewport={'width': 1100, 'height': 1400})
+        page.ws_sent = []  # bytes of every websocket frame the page sends
+        page.on('websocket', lambda ws: ws.on('framesent', lambda payload: page.ws_sent.append(len(payload))))
         page.goto(server.url, timeout=180_000)
-        page.wait_for_selector('.widget-upload', timeout=180_000)
+        page.wait_for_selector('.wc-upload', timeout=180_000)
         yield page
         page.close()
     finally: server.stop()
@@ -67,3 +69,43 @@ def test_binder_path_takes_large_photos(browser, tmp_path):
     for page in open_app(browser, JupyterServerVoila(config, log=ARTIFACTS/'jupyter_server.log')):
         result = upload(page, padded_photo(tmp_path, 'phone-photo.jpg', 19.5), 'phone-photo.jpg')
         assert 'grizzly' in result.locator('.wc-label').inner_text()
+
+def test_many_big_photos_at_once(page, tmp_path):
+    "12 photos of 4.5 MB chosen together (54 MB): shrunk in the browser and sent one by one; all answered, little sent"
+    photos = [padded_photo(tmp_path, f'phone-{i:02d}.jpg', 4.5) for i in range(12)]
+    before, sent = page.locator('.wc-result').count(), sum(page.ws_sent)
+    with page.expect_file_chooser() as fc: page.click('.wc-upload')
+    fc.value.set_files([str(p) for p in photos])
+    page.wait_for_function(f"document.querySelectorAll('.wc-result').length >= {before + 12}", timeout=120_000)
+    assert all('grizzly' in page.locator('.wc-result', has_text=p.name).first.locator('.wc-label').inner_text() for p in photos)
+    assert sum(page.ws_sent) - sent < 3_000_000, sum(page.ws_sent) - sent
+    assert 'Sent 12 photos' in page.inner_text('.wc-progress')
+
+def test_huge_file_refused_before_sending(page, tmp_path):
+    "A 130 MB file (over the websocket's 100 MB) is refused at once, nothing large is sent, and the app keeps answering"
+    huge = padded_photo(tmp_path, 'huge.jpg', 130)
+    sent, start = sum(page.ws_sent), time.time()
+    error = upload(page, huge, 'huge.jpg')
+    assert 'huge.jpg: 130.0 MB is over the 20 MB limit' in error.inner_text() and time.time() - start < 5
+    assert sum(page.ws_sent) - sent < 10_000
+    assert 'teddy' in upload(page, SAMPLE/'teddy'/'00000016.jpg', '00000016.jpg').locator('.wc-label').inner_text()
+
+def test_browser_shrunk_photos_answer_as_originals(page, tmp_path):
+    "Every sample photo, sent as the browser re-encodes it: the same label as the original file, probabilities within 5 points"
+    from webclassifier.predict import Predictor, predict_named
+    files = []
+    for p in sorted(p for p in SAMPLE.glob('*/*') if p.suffix != '.csv'):  # names unique across classes
+        files.append(tmp_path/f'{p.parent.name}-{p.name}'); shutil.copy(p, files[-1])
+    originals = {r['file']: r for r in predict_named(Predictor.load(ROOT/'export.pkl'), [(f.name, f) for f in files])}
+    page.click('text=Clear results')
+    page.wait_for_function("document.querySelectorAll('.wc-result').length == 0", timeout=30_000)
+    with page.expect_file_chooser() as fc: page.click('.wc-upload')
+    fc.value.set_files([str(p) for p in files])
+    page.wait_for_function(f"document.querySelectorAll('.wc-result').length >= {len(set(originals))}", timeout=120_000)
+    diffs = []
+    for name, res in originals.items():
+        shown = page.locator('.wc-result', has_text=name).first
+        bars = dict(b.split() for b in shown.locator('.wc-bar').all_inner_texts())
+        assert max(bars, key=lambda l: float(bars[l].rstrip('%'))) == res['label'], (name, res['label'], bars)
+        diffs += [abs(float(bars[l].rstrip('%'))/100 - p) for l, p in res['top']]
+    assert max(diffs) <= 0.05, max(diffs)

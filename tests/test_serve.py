@@ -8,7 +8,7 @@ CLI = str(Path(sys.executable).parent/'webclassifier')
 
 def usable(page, url, timeout=120_000):
     "Open `url` in `page` and wait for the app's upload button"
-    page.goto(url, timeout=timeout); page.wait_for_selector('.widget-upload', timeout=timeout)
+    page.goto(url, timeout=timeout); page.wait_for_selector('.wc-upload', timeout=timeout)
 
 @pytest.fixture(scope='module')
 def app_server(tmp_path_factory):
@@ -30,7 +30,7 @@ def test_reloads_give_kernels_back(browser, app_server):
     page = browser.new_page()
     usable(page, app_server.url)
     assert wait_until(lambda: len(kernels(app_server)) == 2, 60)  # this page's kernel and the preheated one
-    for _ in range(3): page.reload(); page.wait_for_selector('.widget-upload', timeout=120_000)
+    for _ in range(3): page.reload(); page.wait_for_selector('.wc-upload', timeout=120_000)
     peak = len(kernels(app_server))
     time.sleep(10)  # idle past the culling time, the open page keeps its kernel and answers
     assert 'grizzly' in upload(page, SAMPLE/'grizzly'/'00000014.jpg', '00000014.jpg').locator('.wc-label').inner_text()

@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['USER_AGENT', 'MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'MANIFEST_FIELDS', 'ImageError', 'fetch_bytes',
-           'decode_image', 'read_image', 'pixel_hash', 'encode_image', 'atomic_write', 'sha256_file', 'read_manifest',
-           'write_manifest', 'ImageStore', 'download_one', 'summarise', 'gather_images', 'search_items',
-           'read_url_list']
+           'decode_image', 'over_limit', 'read_image', 'pixel_hash', 'encode_image', 'atomic_write', 'sha256_file',
+           'read_manifest', 'write_manifest', 'ImageStore', 'download_one', 'summarise', 'gather_images',
+           'search_items', 'read_url_list']
 
-# %% ../nbs/01_download.ipynb #9c385530
+# %% ../nbs/01_download.ipynb #13581806
 import csv, hashlib, io, os, tempfile, threading, time, warnings
 from functools import partial
 from pathlib import Path
@@ -19,18 +19,18 @@ from fastcore.parallel import parallel
 
 register_heif_opener()  # iPhones save HEIC: let PIL read it wherever an image is read
 
-# %% ../nbs/01_download.ipynb #cc304541
+# %% ../nbs/01_download.ipynb #2288a67c
 USER_AGENT = ('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) '
               'Chrome/124.0 Safari/537.36')
 MAX_BYTES = 20_000_000  # the size cap per image, for downloads and the app's uploads alike (a phone photo is 3 to 16 MB)
 EXTENSIONS = {'JPEG': '.jpg', 'PNG': '.png', 'WEBP': '.webp', 'GIF': '.gif', 'BMP': '.bmp', 'TIFF': '.tif'}
 KEPT_FORMATS = ('JPEG', 'PNG', 'WEBP')  # saved as they come; other formats (HEIC, TIFF, ...) are re-encoded
 
-# %% ../nbs/01_download.ipynb #481f809a
+# %% ../nbs/01_download.ipynb #434451fa
 class ImageError(ValueError):
     "A download or file that is not a usable image; the message is the reason"
 
-# %% ../nbs/01_download.ipynb #520458ba
+# %% ../nbs/01_download.ipynb #3182c7c0
 def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None, max_seconds:float=60) -> bytes:
     "The body at `url`, streamed; aborted past `max_bytes`, after `timeout` (connect, read) seconds of silence, or `max_seconds` in all"
     session = session or requests.Session()
@@ -51,7 +51,7 @@ def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None,
     if total == 0: raise ImageError('empty response')
     return b''.join(chunks)
 
-# %% ../nbs/01_download.ipynb #d2d0415c
+# %% ../nbs/01_download.ipynb #537dfba3
 def decode_image(data:bytes) -> Image.Image:
     "Fully decoded image from `data`, EXIF orientation applied; `ImageError` if it is not one"
     with warnings.catch_warnings():
@@ -67,23 +67,28 @@ def decode_image(data:bytes) -> Image.Image:
     img.format = fmt
     return img
 
-# %% ../nbs/01_download.ipynb #45f1c17e
+# %% ../nbs/01_download.ipynb #f87e7368
+def over_limit(name:str, nbytes:int, max_bytes:int) -> str:
+    "The one-line message for the file `name` of `nbytes` bytes, over the `max_bytes` limit"
+    return f'{name}: {nbytes/1e6:.1f} MB is over the {max_bytes/1e6:.0f} MB limit'
+
+# %% ../nbs/01_download.ipynb #cd1589bd
 def read_image(src, name:str=None, max_bytes:int=None) -> Image.Image:
     "The upright RGB image in `src` (bytes, or a file's path); an `ImageError` naming it (`name`) and the reason if it is not one, or is over `max_bytes`"
     name = name or (str(src) if isinstance(src, (str, Path)) else 'image')
     try: data = Path(src).read_bytes() if isinstance(src, (str, Path)) else bytes(src)
     except OSError as e: raise ImageError(f'{name}: {e.strerror or e}') from None
     if not data: raise ImageError(f'{name}: empty file')
-    if max_bytes and len(data) > max_bytes: raise ImageError(f'{name}: {len(data)/1e6:.1f} MB is over the {max_bytes/1e6:.0f} MB limit')
+    if max_bytes and len(data) > max_bytes: raise ImageError(over_limit(name, len(data), max_bytes))
     try: return decode_image(data).convert('RGB')
     except ImageError as e: raise ImageError(f'{name}: {e}') from None
 
-# %% ../nbs/01_download.ipynb #5ffbae38
+# %% ../nbs/01_download.ipynb #99a6dfb0
 def pixel_hash(img:Image.Image) -> str:
     "SHA-256 of `img`'s mode, size and pixels"
     return hashlib.sha256(f'{img.mode}{img.size}'.encode() + img.tobytes()).hexdigest()
 
-# %% ../nbs/01_download.ipynb #50d7e065
+# %% ../nbs/01_download.ipynb #91b7334e
 def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     "The bytes to save: `data` itself, or `img` re-encoded if it was rotated, is over `max_side` or is in a format browsers can't show (HEIC: JPEG)"
     resize = max_side and max(img.size) > max_side
@@ -95,7 +100,7 @@ def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     out = io.BytesIO(); img.save(out, fmt, **({'quality': 90} if fmt != 'PNG' else {}))
     return out.getvalue()
 
-# %% ../nbs/01_download.ipynb #f003e782
+# %% ../nbs/01_download.ipynb #a430dce2
 def atomic_write(path:Path, data:bytes, replace:bool=True) -> bool:
     "Write `data` to `path` all at once; with `replace=False` an existing file is kept and False returned"
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +114,7 @@ def atomic_write(path:Path, data:bytes, replace:bool=True) -> bool:
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
 
-# %% ../nbs/01_download.ipynb #f4a1f34f
+# %% ../nbs/01_download.ipynb #ef2be671
 def sha256_file(fn:Path) -> str:
     "SHA-256 of the file `fn`"
     h = hashlib.sha256()
@@ -117,7 +122,7 @@ def sha256_file(fn:Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
 
-# %% ../nbs/01_download.ipynb #1b78f19a
+# %% ../nbs/01_download.ipynb #ba9167f2
 MANIFEST_FIELDS = ['label', 'query', 'url', 'file', 'sha256', 'bytes', 'width', 'height', 'status', 'reason']
 
 def read_manifest(dest:Path) -> list:
@@ -133,7 +138,7 @@ def write_manifest(dest:Path, rows:list):
     w.writeheader(); w.writerows(rows)
     atomic_write(Path(dest)/'manifest.csv', out.getvalue().encode())
 
-# %% ../nbs/01_download.ipynb #10d57a9f
+# %% ../nbs/01_download.ipynb #4987e9b0
 class ImageStore:
     "The images under `dest/<label>/`, indexed by pixel hash, for thread-safe de-duplicated saving"
     def __init__(self, dest:Path, max_side:int=None, listed:list=()):
@@ -162,21 +167,21 @@ class ImageStore:
 
     def rel(self, path:Path) -> str: return path.relative_to(self.dest).as_posix()
 
-# %% ../nbs/01_download.ipynb #74e41853
+# %% ../nbs/01_download.ipynb #4fd26256
 def download_one(store:ImageStore, item:dict, max_bytes:int=MAX_BYTES, timeout=(5, 10)) -> dict:
     "Download `item` (label, query, url) into `store`; the manifest row saying what happened"
     try: res = store.save(item['label'], fetch_bytes(item['url'], timeout=timeout, max_bytes=max_bytes))
     except ImageError as e: res = dict(status='error', reason=str(e))
     return {**item, **res}
 
-# %% ../nbs/01_download.ipynb #f9a350da
+# %% ../nbs/01_download.ipynb #876b2c88
 def summarise(rows:list) -> list:
     "One line per label: how many images are ok, duplicate and error"
     labels = dict.fromkeys(r['label'] for r in rows)
     count = lambda l,s: sum(r['label'] == l and r['status'] == s for r in rows)
     return [f'{l}: {count(l, "ok")} ok, {count(l, "duplicate")} duplicate, {count(l, "error")} error' for l in labels]
 
-# %% ../nbs/01_download.ipynb #86a730f0
+# %% ../nbs/01_download.ipynb #e4eeff65
 def gather_images(dest:Path,               # folder of the data set: `dest/<label>/...` and `dest/manifest.csv`
                   items:list,              # dicts with label, query and url
                   max_side:int=None,       # shrink images larger than this many pixels on a side
@@ -200,14 +205,14 @@ def gather_images(dest:Path,               # folder of the data set: `dest/<labe
         if new or not old: write_manifest(dest, [r for r in old if (r['label'], r['url']) not in {(n['label'], n['url']) for n in new}] + new)
     return new
 
-# %% ../nbs/01_download.ipynb #83c9e9fc
+# %% ../nbs/01_download.ipynb #677a7e43
 def search_items(labels:list, per_class:int=100, suffix:str='', search=None) -> list:
     "Items (label, query, url) from an image search for each label, `label + suffix`"
     from webclassifier.search import search_images
     search = search or search_images
     return [dict(label=l, query=f'{l}{suffix}', url=r['url']) for l in labels for r in search(f'{l}{suffix}', max_images=per_class)]
 
-# %% ../nbs/01_download.ipynb #b036284c
+# %% ../nbs/01_download.ipynb #127c2f2f
 def read_url_list(fn:Path, labels:list=None) -> list:
     "Items (label, query, url) from a CSV with `label` and `url` columns, only for `labels` if given"
     with open(fn, newline='') as f: rows = list(csv.DictReader(f))

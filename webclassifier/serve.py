@@ -6,7 +6,7 @@
 __all__ = ['KERNEL_BYTES', 'MEMORY_SHARE', 'BUSY', 'WEBSOCKET_MB', 'APP_NOTEBOOK', 'memory_bytes', 'default_max_visitors',
            'VisitorLimitedKernelManager', 'serve_settings', 'binder_settings', 'check_model']
 
-# %% ../nbs/09_serve.ipynb #12e39475
+# %% ../nbs/09_serve.ipynb #7df58c5c
 import asyncio, json, os, zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,8 +15,8 @@ from tornado.web import HTTPError
 from traitlets import Float, Integer
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 
-# %% ../nbs/09_serve.ipynb #239148b3
-KERNEL_BYTES = 900_000_000  # one app kernel's resident memory with torch and fastai (measured: 0.85-0.9 GB)
+# %% ../nbs/09_serve.ipynb #626f3a1e
+KERNEL_BYTES = 1_000_000_000  # one app kernel's resident memory with torch and fastai (measured here: 0.93-0.97 GB)
 MEMORY_SHARE = 0.25         # share of the memory the app's kernels may take
 
 def memory_bytes() -> int:
@@ -31,7 +31,7 @@ def default_max_visitors(memory:int=None, kernel_bytes:int=KERNEL_BYTES, preheat
     "How many visitors' kernels fit in `MEMORY_SHARE` of `memory`, besides the `preheated` ones; at least 1"
     return max(1, int(MEMORY_SHARE * (memory or memory_bytes()) / kernel_bytes) - preheated)
 
-# %% ../nbs/09_serve.ipynb #642cf91c
+# %% ../nbs/09_serve.ipynb #22a067bb
 BUSY = 'The app is busy: all {n} places are taken. Please try again in a minute.'
 
 class VisitorLimitedKernelManager(AsyncMappingKernelManager):
@@ -42,12 +42,12 @@ class VisitorLimitedKernelManager(AsyncMappingKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.disconnected_at = {}  # kernel id -> when its last page connection closed
-        if hasattr(self, 'get_pool_size'):  # Voila's preheated pool (its kernel manager subclasses this one):
-            pool_size, hand_out = self.get_pool_size, self.get_rendered_notebook
-            # when full, report an empty pool, so that the visitor's request starts a kernel here (and gets the busy page)
-            self.get_pool_size = lambda name: 0 if self.full() else pool_size(name)
-            async def get_rendered_notebook(*args, **kwargs):  # a preheated kernel handed to a visitor is active from now,
-                render_task, cache, kernel_id = await hand_out(*args, **kwargs)  # not culled before the page connects
+        self.starting = 0          # visitors' kernels being started (not yet listed): counted, or a crowd arriving at once all gets in
+        if hasattr(self, 'get_rendered_notebook'):  # Voila's preheated pool (its kernel manager subclasses this one)
+            hand_out = self.get_rendered_notebook
+            async def get_rendered_notebook(*args, **kwargs):  # a visitor asks for the preheated kernel: admit them first;
+                await self.admit()                               # the kernel is active from now on, not culled before the page connects
+                render_task, cache, kernel_id = await hand_out(*args, **kwargs)
                 self.get_kernel(kernel_id).last_activity = datetime.now(timezone.utc)
                 return render_task, cache, kernel_id
             self.get_rendered_notebook = get_rendered_notebook
@@ -60,7 +60,7 @@ class VisitorLimitedKernelManager(AsyncMappingKernelManager):
         return {t.result()['kernel_id'] for t in tasks if t.done() and not t.exception()}
 
     def visitor_kernels(self) -> list: return [k for k in self.list_kernel_ids() if k not in self.pooled()]
-    def full(self) -> bool: return len(self.visitor_kernels()) >= self.limit()
+    def full(self) -> bool: return len(self.visitor_kernels()) + self.starting >= self.limit()
 
     def notify_connect(self, kernel_id):
         super().notify_connect(kernel_id); self.disconnected_at.pop(kernel_id, None)
@@ -81,19 +81,24 @@ class VisitorLimitedKernelManager(AsyncMappingKernelManager):
             self.log.info('webclassifier: giving back kernel %s, its page closed at %s', k, self.disconnected_at[k])
             await self.shutdown_kernel(k)
 
+    async def admit(self):
+        "Return if there is a place for one more visitor (making room if pages were closed), else raise a 503 with the busy page"
+        if self.full(): await self.make_room()
+        if self.full(): raise HTTPError(503, reason=BUSY.format(n=self.limit()))
+
     async def start_kernel(self, **kwargs):
         "Start a kernel, unless it is a visitor's and all places are taken: then a 503 with the busy page"
-        preheating = (kwargs.get('env') or {}).get('VOILA_PREHEAT') == 'True'
-        if not preheating and self.full(): await self.make_room()
-        if not preheating and self.full():
-            raise HTTPError(503, reason=BUSY.format(n=self.limit()))
-        return await super().start_kernel(**kwargs)
+        if (kwargs.get('env') or {}).get('VOILA_PREHEAT') == 'True': return await super().start_kernel(**kwargs)  # Voila's pool
+        await self.admit()
+        self.starting += 1
+        try: return await super().start_kernel(**kwargs)
+        finally: self.starting -= 1
 
     async def shutdown_kernel(self, kernel_id, *args, **kwargs):
         self.disconnected_at.pop(kernel_id, None)
         return await super().shutdown_kernel(kernel_id, *args, **kwargs)
 
-# %% ../nbs/09_serve.ipynb #7dfdefe9
+# %% ../nbs/09_serve.ipynb #cb516aa7
 WEBSOCKET_MB = 100  # largest websocket message: a photo of up to 20 MB, base64-encoded, fits with room to spare
 
 def serve_settings(cull_idle:int=30, cull_interval:int=10, max_visitors:int=0, preheat:bool=True) -> dict:
@@ -112,7 +117,7 @@ def binder_settings(**kwargs) -> dict:
             'VoilaConfiguration': dict(show_tracebacks=False),
             'VisitorLimitedKernelManager': voila['VisitorLimitedKernelManager']}
 
-# %% ../nbs/09_serve.ipynb #6e151807
+# %% ../nbs/09_serve.ipynb #2f960591
 APP_NOTEBOOK = Path(str(files('webclassifier')/'app.ipynb'))
 
 def check_model(fname:Path) -> Path:

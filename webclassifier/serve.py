@@ -6,7 +6,7 @@
 __all__ = ['KERNEL_BYTES', 'MEMORY_SHARE', 'BUSY', 'WEBSOCKET_MB', 'APP_NOTEBOOK', 'memory_bytes', 'default_max_visitors',
            'VisitorLimitedKernelManager', 'serve_settings', 'binder_settings', 'check_model']
 
-# %% ../nbs/09_serve.ipynb #7df58c5c
+# %% ../nbs/09_serve.ipynb #db4067d9
 import asyncio, json, os, zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +15,7 @@ from tornado.web import HTTPError
 from traitlets import Float, Integer
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 
-# %% ../nbs/09_serve.ipynb #626f3a1e
+# %% ../nbs/09_serve.ipynb #98e319e0
 KERNEL_BYTES = 1_000_000_000  # one app kernel's resident memory with torch and fastai (measured here: 0.93-0.97 GB)
 MEMORY_SHARE = 0.25         # share of the memory the app's kernels may take
 
@@ -31,7 +31,7 @@ def default_max_visitors(memory:int=None, kernel_bytes:int=KERNEL_BYTES, preheat
     "How many visitors' kernels fit in `MEMORY_SHARE` of `memory`, besides the `preheated` ones; at least 1"
     return max(1, int(MEMORY_SHARE * (memory or memory_bytes()) / kernel_bytes) - preheated)
 
-# %% ../nbs/09_serve.ipynb #22a067bb
+# %% ../nbs/09_serve.ipynb #622739d4
 BUSY = 'The app is busy: all {n} places are taken. Please try again in a minute.'
 
 class VisitorLimitedKernelManager(AsyncMappingKernelManager):
@@ -42,17 +42,22 @@ class VisitorLimitedKernelManager(AsyncMappingKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.disconnected_at = {}  # kernel id -> when its last page connection closed
-        self.starting = 0          # visitors' kernels being started (not yet listed): counted, or a crowd arriving at once all gets in
+        self.starting = 0          # visitors admitted whose kernels are still starting: counted, or a crowd arriving at once all gets in
         if hasattr(self, 'get_rendered_notebook'):  # Voila's preheated pool (its kernel manager subclasses this one)
             hand_out = self.get_rendered_notebook
             async def get_rendered_notebook(*args, **kwargs):  # a visitor asks for the preheated kernel: admit them first;
                 await self.admit()                               # the kernel is active from now on, not culled before the page connects
-                render_task, cache, kernel_id = await hand_out(*args, **kwargs)
+                self.starting += 1  # the pool's next kernel may still be starting: count this visitor meanwhile
+                try: render_task, cache, kernel_id = await hand_out(*args, **kwargs)
+                finally: self.starting -= 1
                 self.get_kernel(kernel_id).last_activity = datetime.now(timezone.utc)
                 return render_task, cache, kernel_id
             self.get_rendered_notebook = get_rendered_notebook
 
-    def limit(self) -> int: return self.max_visitors or default_max_visitors(preheated=sum(map(len, getattr(self, '_pools', {}).values())))
+    def limit(self) -> int:
+        "`max_visitors`, or the default for this memory less the preheated kernels Voila keeps (its configured pool size)"
+        pools = getattr(self, 'kernel_pools_config', {})  # Voila's pool settings, when it preheats
+        return self.max_visitors or default_max_visitors(preheated=sum(c.get('pool_size', 0) for c in pools.values()))
 
     def pooled(self) -> set:
         "Ids of the preheated kernels waiting in Voila's pool"
@@ -98,7 +103,7 @@ class VisitorLimitedKernelManager(AsyncMappingKernelManager):
         self.disconnected_at.pop(kernel_id, None)
         return await super().shutdown_kernel(kernel_id, *args, **kwargs)
 
-# %% ../nbs/09_serve.ipynb #cb516aa7
+# %% ../nbs/09_serve.ipynb #aa173a38
 WEBSOCKET_MB = 100  # largest websocket message: a photo of up to 20 MB, base64-encoded, fits with room to spare
 
 def serve_settings(cull_idle:int=30, cull_interval:int=10, max_visitors:int=0, preheat:bool=True) -> dict:
@@ -117,7 +122,7 @@ def binder_settings(**kwargs) -> dict:
             'VoilaConfiguration': dict(show_tracebacks=False),
             'VisitorLimitedKernelManager': voila['VisitorLimitedKernelManager']}
 
-# %% ../nbs/09_serve.ipynb #2f960591
+# %% ../nbs/09_serve.ipynb #3f973a80
 APP_NOTEBOOK = Path(str(files('webclassifier')/'app.ipynb'))
 
 def check_model(fname:Path) -> Path:

@@ -28,9 +28,9 @@ def phone_photos(n:int, folder:Path) -> list:
         img = Image.open(p).convert('RGB')
         scale = 4032 / max(img.size)
         img = img.resize((round(img.width*scale), round(img.height*scale)), Image.Resampling.BICUBIC)
-        noisy = np.asarray(img, dtype=np.int16) + rng.normal(0, 5, (img.height, img.width, 3)).astype(np.int16)
+        noisy = np.asarray(img, dtype=np.int16) + rng.normal(0, 6, (img.height, img.width, 3)).astype(np.int16)
         out.append(folder/f'{p.parent.name}-{i:02d}.jpg')
-        Image.fromarray(noisy.clip(0, 255).astype(np.uint8)).save(out[-1], quality=92)
+        Image.fromarray(noisy.clip(0, 255).astype(np.uint8)).save(out[-1], quality=95)
     return out
 
 def open_page(browser, url, ready):

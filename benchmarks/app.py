@@ -28,6 +28,10 @@ def timed(fs:dict, runs:int) -> dict:
             start = time.perf_counter(); f(); out[k].append(time.perf_counter() - start)
     return {k: statistics.median(v) for k, v in out.items()}
 
+def quiet_predict(learn, item):
+    "`learn.predict(item)` without fastai's progress bar, which would fill this script's output"
+    with learn.no_bar(): return learn.predict(item)
+
 def photos(n=16):
     shared = ROOT.parent/'shared'/'data'/'bears'
     files = sorted(p for p in (shared if shared.exists() else SAMPLE).glob('*/*') if p.suffix.lower() in ('.jpg', '.webp', '.png'))
@@ -44,10 +48,10 @@ def inference(runs):
                    decode_forward=no_grad(lambda: p.model(p.batch([read_image(one)]))),
                    with_detector=no_grad(lambda: p.detector.is_sure(features_and_logits(p.model, x)[0])),
                    app=lambda: predict_named(p, [('a.jpg', one)]),
-                   learn_predict=lambda: p.learn.predict(one)), runs)
+                   learn_predict=lambda: quiet_predict(p.learn, one)), runs)
     forward, decode_forward, with_detector, app, learn_predict = t.values()
     b = timed(dict(app=lambda: predict_named(p, list(zip(map(str, files), data))),
-                   learn=lambda: [p.learn.predict(d) for d in data]), max(3, runs//10))
+                   learn=lambda: [quiet_predict(p.learn, d) for d in data]), max(3, runs//10))
     batch_app, batch_learn = b.values()
     print()
     print(f'one {files[0].suffix} photo ({len(one)/1e3:.0f} kB), median of {runs} runs, 2 threads:')
@@ -56,7 +60,7 @@ def inference(runs):
     print(f'  app path (bytes -> result, with check): {app*1000:7.1f} ms   = {app/decode_forward:.2f}x decode+forward, {app/forward:.2f}x bare forward')
     print(f'  learn.predict(bytes):                   {learn_predict*1000:7.1f} ms   = {learn_predict/app:.2f}x the app path')
     print(f'  "not sure" check: features + score vs model(x): {with_detector*1000:.1f} ms vs {forward*1000:.1f} ms '
-          f'(+{(with_detector-forward)*1000:.2f} ms per batch)')
+          f'({(with_detector-forward)*1000:+.2f} ms per batch)')
     print(f'{len(files)} photos: app path (one batch) {batch_app*1000:.0f} ms = {len(files)/batch_app:.1f} images/s; '
           f'{len(files)} x learn.predict {batch_learn*1000:.0f} ms = {len(files)/batch_learn:.1f} images/s; ratio {batch_learn/batch_app:.2f}x')
 

@@ -3,7 +3,7 @@ served from 127.0.0.1 with 100 ms added to every answer. Prints images per secon
 
     .venv/bin/python benchmarks/gather.py [--n 200] [--latency 0.1]
 """
-import argparse, sys, tempfile, time
+import argparse, contextlib, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent.parent/'tests'))
 from servers import ImageSite, SAMPLE, body
@@ -27,9 +27,10 @@ if __name__ == '__main__':
         rows = gather_images(Path(tmp)/'wc', [dict(label='bear', query='', url=u) for u in urls], progress=False, n_workers=8)
         wc = time.perf_counter() - start
         start = time.perf_counter()
-        download_images(Path(tmp)/'fastai', urls=urls, n_workers=8, timeout=4)
-        fa_download = time.perf_counter() - start
-        failed = verify_images(get_image_files(Path(tmp)/'fastai'))  # the book's next step: verification
+        with contextlib.redirect_stdout(sys.stderr):  # fastai's progress bars: not part of the figures
+            download_images(Path(tmp)/'fastai', urls=urls, n_workers=8, timeout=4)
+            fa_download = time.perf_counter() - start
+            failed = verify_images(get_image_files(Path(tmp)/'fastai'))  # the book's next step: verification
         fa = time.perf_counter() - start
         saved = sum(r['status'] == 'ok' for r in rows)
         print(f'{len(urls)} URLs, {args.latency*1000:.0f} ms latency each, 8 workers for both')

@@ -104,7 +104,7 @@ class VisitorLimitedKernelManager(AsyncMappingKernelManager):
         return await super().shutdown_kernel(kernel_id, *args, **kwargs)
 
 # %% ../nbs/09_serve.ipynb #aa173a38
-WEBSOCKET_MB = 100  # largest websocket message: a photo of up to 20 MB, base64-encoded, fits with room to spare
+WEBSOCKET_MB = 100  # largest websocket message (PhotoUpload sends at most 1 MB at a time; this is room for other widgets)
 
 def serve_settings(cull_idle:int=30, cull_interval:int=10, max_visitors:int=0, preheat:bool=True) -> dict:
     "traitlets configuration for Voila: kernels of closed pages culled, the visitor limit, one preheated kernel, no tracebacks"

@@ -25,7 +25,49 @@ def test_export_has_card_and_report(tiny_model):
     assert card['classes'] == ['black', 'grizzly', 'teddy'] and card['arch'] == 'efficientnet_lite0' and card['size'] == 64
     assert card['fastai'] == '2.8.12' and card['unsure']['n_train'] > 0 and 0 <= card['metrics']['accuracy'] <= 1
     assert sorted(p.name for p in (tiny_model/'report').iterdir()) == [
-        'class_metrics.csv', 'confusion_matrix.csv', 'confusion_matrix.png', 'most_confused.csv', 'top_losses.png']
+        'class_metrics.csv', 'confusion_matrix.csv', 'confusion_matrix.png', 'history.csv', 'most_confused.csv', 'top_losses.png', 'training_curves.png']
+
+def test_training_curves(tiny_model):
+    "--report has the epochs fastai's CSVLogger recorded, and their curves as a PNG"
+    import csv
+    from PIL import Image
+    rows = list(csv.DictReader(open(tiny_model/'report'/'history.csv')))
+    assert [r['epoch'] for r in rows] == ['1'] and float(rows[0]['train_loss']) > 0 and 0 <= float(rows[0]['accuracy']) <= 1
+    with Image.open(tiny_model/'report'/'training_curves.png') as im: assert im.format == 'PNG' and im.width > 400
+
+def test_evaluate_reports_unknown_classes_and_broken_files(tiny_model, tmp_path):
+    "`evaluate` scores a labelled folder, and says what it left out instead of failing"
+    import shutil
+    data = tmp_path/'elsewhere'
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns('*.csv'))
+    (data/'panda').mkdir(); shutil.copy(SAMPLE/'teddy'/'00000016.jpg', data/'panda'/'p.jpg')
+    (data/'black'/'broken.jpg').write_bytes(b'\xff\xd8 half a jpeg')
+    res = run('evaluate', data, '--model', tiny_model/'export.pkl', '--json', '--report', tmp_path/'report')
+    assert res.returncode == 0, res.stderr
+    scores = json.loads(res.stdout)
+    assert scores['n'] == 27 and 0 <= scores['accuracy'] <= 1 and sum(map(sum, scores['confusion'])) == 27
+    assert [c['label'] for c in scores['classes']] == ['black', 'grizzly', 'teddy']
+    assert f'{data}/panda: 1 image(s) left out: not a class of this model (black, grizzly, teddy)' in res.stderr
+    assert f'{data}/black/broken.jpg: ' in res.stderr
+    assert sorted(p.name for p in (tmp_path/'report').iterdir()) == ['class_metrics.csv', 'confusion_matrix.csv', 'confusion_matrix.png', 'predictions.csv']
+    text = run('evaluate', data, '--model', tiny_model/'export.pkl')
+    assert text.returncode == 0 and f'accuracy {scores["accuracy"]:.1%} ({scores["correct"]}/27)' in text.stdout, text.stdout
+    missing = run('evaluate', tmp_path/'nowhere', '--model', tiny_model/'export.pkl')
+    assert missing.returncode == 1 and missing.stderr.strip().splitlines()[-1] == f'evaluate: {tmp_path/"nowhere"}: no such folder'
+
+def test_runs_log_across_two_trainings(tiny_model, tmp_path):
+    "Each `train` adds a row to runs.csv beside its model; `runs` lists them"
+    out = tmp_path/'models'
+    for epochs in (1, 2):
+        res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--epochs', epochs, '--size', 64, '--no-pretrained', '--bs', 8, '--out', out/'export.pkl')
+        assert res.returncode == 0, res.stderr
+    listing = run('runs', '--model-dir', out)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert len(lines) == 3 and lines[0].split()[:4] == ['time', 'arch', 'size', 'epochs']
+    assert [l.split()[3] for l in lines[1:]] == ['1', '2']
+    card = json.loads((out/'model_card.json').read_text())
+    assert lines[2].endswith(f"export.pkl {card['sha256'][:12]}")
 
 def test_load_in_fresh_process(tiny_model):
     "As Voila's kernel does: a new Python that imports nothing of ours before load_learner"

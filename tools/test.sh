@@ -9,4 +9,4 @@ if [ ! -x /usr/bin/chromium ]; then
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 .venv/bin/nbdev-test --n-workers 2
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider --durations=8 "$@"

@@ -80,4 +80,9 @@ def image_dataloaders(path:Path, size:int=224, stats=imagenet_stats, bs:int=32, 
     "`DataLoaders` from the folder of labelled images at `path`, leaving out (and reporting) unreadable files"
     files = readable_images(path, report=report)
     if not files: raise ValueError(f'{path}: no readable images (expected one sub-folder of images per class)')
+    n_train = len(files) - int(0.2*len(files))  # RandomSplitter's cut
+    # fastai drops the training set's last incomplete batch: with fewer photos than `bs` nothing would be trained
+    bs = max(1, min(bs, n_train))
+    # an epoch of a batch or two would spend most of its time starting worker processes (about 0.8 s here): load in this one
+    if n_train <= 2*bs: kwargs.setdefault('num_workers', 0)
     return image_datablock(size, stats, files=files, seed=seed).dataloaders(path, bs=bs, **kwargs)

@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['ARCHS', 'efficientnet_lite0', 'plain_conv', 'efficientnet_body', 'arch_function', 'WeightsUnavailable',
-           'make_learner', 'train_classifier', 'class_metrics', 'evaluate']
+           'make_learner', 'read_history', 'plot_history', 'train_classifier', 'class_metrics', 'evaluate']
 
 # %% ../nbs/03_train.ipynb #2911dfa1
+import csv, tempfile
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np, torch
@@ -17,7 +18,8 @@ from fastai.metrics import error_rate, accuracy
 from fastai.torch_core import set_seed
 from fastai.vision.learner import vision_learner, model_meta, default_split
 from fastai.interpret import ClassificationInterpretation
-import fastai.callback.schedule, fastai.callback.progress  # add fine_tune/fit_one_cycle and progress bars to Learner
+from fastai.callback.progress import CSVLogger
+import fastai.callback.schedule  # adds fine_tune and fit_one_cycle to Learner
 from .data import image_dataloaders
 
 # %% ../nbs/03_train.ipynb #f5579469
@@ -62,6 +64,32 @@ def make_learner(dls, arch:str='resnet18', pretrained:bool=True) -> Learner:
                                  "train offline with --arch efficientnet_lite0, or from scratch with --no-pretrained") from None
 
 # %% ../nbs/03_train.ipynb #ed28ee30
+def read_history(fname:Path) -> list:
+    "One dict per epoch from a file written by fastai's `CSVLogger(append=True)`: `epoch` counts on across fits, `fit` says which"
+    rows, fit, header = [], -1, None
+    with open(fname, newline='') as f:
+        for line in csv.reader(f):
+            if line[0] == 'epoch': header, fit = line, fit + 1; continue  # each fit starts with the header again
+            values = {k: v if k == 'time' else float(v) for k, v in zip(header, line) if k != 'epoch'}
+            rows.append(dict(epoch=len(rows) + 1, fit=fit, **values))
+    return rows
+
+# %% ../nbs/03_train.ipynb #00cd86c7
+def plot_history(history:list, title:str=''):
+    "Training curves of `history` (from `read_history`): losses and metrics per epoch; the matplotlib figure"
+    import matplotlib.pyplot as plt
+    epochs = [r['epoch'] for r in history]
+    panels = dict(loss=['train_loss', 'valid_loss'], metrics=[k for k in history[0] if k not in ('epoch', 'fit', 'time', 'train_loss', 'valid_loss')])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, (name, keys) in zip(axes, panels.items()):
+        for k in keys: ax.plot(epochs, [r[k] for r in history], marker='o', label=k)
+        for prev, r in zip(history, history[1:]):
+            if r['fit'] != prev['fit']: ax.axvline(r['epoch'] - 0.5, color='grey', linestyle='--')
+        ax.set(xlabel='epoch', title=name, xticks=epochs); ax.legend()
+    fig.suptitle(title); fig.tight_layout()
+    return fig
+
+# %% ../nbs/03_train.ipynb #ef7cfb84
 def train_classifier(path:Path,               # folder with one sub-folder of images per class
                      arch:str='resnet18',     # resnet18 or efficientnet_lite0
                      epochs:int=4,            # epochs (after one frozen epoch, if pretrained)
@@ -77,9 +105,11 @@ def train_classifier(path:Path,               # folder with one sub-folder of im
     stats = model_meta[arch_function(arch)]['stats']  # an unknown arch fails here, before the images are read
     dls = image_dataloaders(path, size=size, stats=stats, bs=bs, seed=seed, report=report)
     learn = make_learner(dls, arch, pretrained)
-    with nullcontext() if progress else learn.no_bar():
-        if pretrained: learn.fine_tune(epochs, **({'base_lr': lr} if lr else {}))
-        else: learn.fit_one_cycle(epochs, lr or 1e-3)
+    with tempfile.TemporaryDirectory() as tmp, nullcontext() if progress else learn.no_bar():
+        history = CSVLogger(Path(tmp)/'history.csv', append=True)
+        if pretrained: learn.fine_tune(epochs, cbs=history, **({'base_lr': lr} if lr else {}))
+        else: learn.fit_one_cycle(epochs, lr or 1e-3, cbs=history)
+        learn.history = read_history(Path(tmp)/'history.csv')
     learn.train_info = dict(arch=arch, size=size, epochs=epochs, pretrained=pretrained, seed=seed, bs=bs, data=str(path))
     return learn
 
@@ -97,7 +127,7 @@ def class_metrics(confusion:np.ndarray, vocab:list) -> list:
 
 # %% ../nbs/03_train.ipynb #84d09cbf
 def evaluate(learn:Learner, out:Path=None, top_losses:int=9) -> dict:
-    "Validation metrics of `learn`; with `out`, also the confusion matrix, top losses and per-class metrics as PNG and CSV"
+    "Validation metrics of `learn`; with `out`, also the confusion matrix, top losses, per-class metrics and training curves as PNG and CSV"
     import matplotlib.pyplot as plt, pandas as pd
     interp = ClassificationInterpretation.from_learner(learn)
     cm = interp.confusion_matrix()
@@ -111,4 +141,7 @@ def evaluate(learn:Learner, out:Path=None, top_losses:int=9) -> dict:
         pd.DataFrame(res['classes']).to_csv(out/'class_metrics.csv', index=False)
         pd.DataFrame(res['most_confused'], columns=['actual', 'predicted', 'count']).to_csv(out/'most_confused.csv', index=False)
         pd.DataFrame(cm, index=vocab, columns=vocab).to_csv(out/'confusion_matrix.csv')
+        if getattr(learn, 'history', None):
+            pd.DataFrame(learn.history).to_csv(out/'history.csv', index=False)
+            plot_history(learn.history, 'training curves').savefig(out/'training_curves.png', bbox_inches='tight'); plt.close('all')
     return res

@@ -1,0 +1,43 @@
+"""Run `nbs/retrain.ipynb` for real, offline, and save its outputs into it: the 416 bear photos of ../shared/data/bears
+served on 127.0.0.1 as the `urls` list, EfficientNet-Lite0 (offline weights), everything written to a scratch folder.
+Its parameters cell keeps the defaults a person with internet uses; the run's own values are printed here and in
+benchmarks/out/retrain_notebook.txt. Usage: .venv/bin/python benchmarks/retrain_notebook.py [SCRATCH]"""
+import csv, functools, http.server, subprocess, sys, tempfile, threading, time
+from pathlib import Path
+import nbformat, papermill
+
+ROOT = Path(__file__).parent.parent
+BEARS = ROOT.parent/'shared'/'data'/'bears'
+
+def serve(folder:Path) -> http.server.ThreadingHTTPServer:
+    "`folder`'s files over HTTP on 127.0.0.1, in a thread"
+    handler = functools.partial(type('Quiet', (http.server.SimpleHTTPRequestHandler,), {'log_message': lambda *a: None}), directory=str(folder))
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+def main(scratch:Path):
+    scratch.mkdir(parents=True, exist_ok=True)
+    server = serve(BEARS)
+    photos = sorted(p for p in BEARS.glob('*/*') if p.is_file())
+    with open(scratch/'urls.csv', 'w', newline='') as f:
+        csv.writer(f).writerows([('label', 'url')] + [(p.parent.name, f'http://127.0.0.1:{server.server_port}/{p.parent.name}/{p.name}') for p in photos])
+    params = dict(urls=str(scratch/'urls.csv'), arch='efficientnet_lite0', data=str(scratch/'data'), model=str(scratch/'models'/'export.pkl'),
+                  report=str(scratch/'report'))
+    start = time.time()
+    papermill.execute_notebook(ROOT/'nbs'/'retrain.ipynb', scratch/'run.ipynb', parameters=params, cwd=ROOT/'nbs', kernel_name='python3', progress_bar=False)
+    seconds = time.time() - start
+    nb = nbformat.read(scratch/'run.ipynb', as_version=4)
+    nb.cells = [c for c in nb.cells if 'injected-parameters' not in c.metadata.get('tags', [])]  # the defaults stay in the saved notebook
+    steps = {c.source.splitlines()[0][:60]: c.metadata['papermill']['duration'] for c in nb.cells if c.cell_type == 'code'}
+    for c in nb.cells: c.metadata = {'tags': c.metadata['tags']} if c.metadata.get('tags') else {}
+    nb.metadata = {'kernelspec': nb.metadata['kernelspec']}
+    nbformat.write(nb, ROOT/'nbs'/'retrain.ipynb')
+    subprocess.run([Path(sys.executable).parent/'nbdev-clean', '--fname', ROOT/'nbs'/'retrain.ipynb'], check=True)
+    lines = [f'{len(photos)} photos served from {BEARS.resolve()} on 127.0.0.1', f'parameters: {params}',
+             f'notebook run top to bottom in {seconds:.0f} s; slowest cells:'] + \
+            [f'  {s:7.1f} s  {name}' for name, s in sorted(steps.items(), key=lambda o: -o[1])[:4]]
+    out = ROOT/'benchmarks'/'out'/'retrain_notebook.txt'
+    out.write_text('\n'.join(lines) + '\n'); print(out.read_text())
+
+if __name__ == '__main__': main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp()))

@@ -6,7 +6,7 @@ import json, os, subprocess, sys, tempfile
 from pathlib import Path
 from webclassifier.data import image_dataloaders
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).absolute().parent.parent
 BEARS = ROOT.parent/'shared'/'data'/'bears'
 
 def validation_folder(card:dict, dest:Path) -> Path:

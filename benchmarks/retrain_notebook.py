@@ -1,12 +1,13 @@
 """Run `nbs/retrain.ipynb` for real, offline, and save its outputs into it: the 416 bear photos of ../shared/data/bears
 served on 127.0.0.1 as the `urls` list, EfficientNet-Lite0 (offline weights), everything written to a scratch folder.
-Its parameters cell keeps the defaults a person with internet uses; the run's own values are printed here and in
+`more` is a flags folder made with the app's `flag_photo`: the real sample photos (22 distinct pictures) of scikit-image and
+scikit-learn flagged "None of these". Its parameters cell keeps the defaults a person with internet uses; the run's own values are printed here and in
 benchmarks/out/retrain_notebook.txt. Usage: .venv/bin/python benchmarks/retrain_notebook.py [SCRATCH]"""
 import csv, functools, http.server, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 import nbformat, papermill
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).absolute().parent.parent
 BEARS = ROOT.parent/'shared'/'data'/'bears'
 
 def serve(folder:Path) -> http.server.ThreadingHTTPServer:
@@ -16,14 +17,25 @@ def serve(folder:Path) -> http.server.ThreadingHTTPServer:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
+def stand_in_flags(flags:Path) -> Path:
+    "A flags folder as the app makes it: the real sample photos of scikit-image and scikit-learn, flagged \"None of these\""
+    import io
+    from ood_set import sample_photos
+    from webclassifier.app import NONE_OF_THESE, flag_photo
+    for name, img in sample_photos().items():
+        buf = io.BytesIO(); img.save(buf, 'JPEG', quality=90)
+        flag_photo(flags, f'{name}.jpg', buf.getvalue(), NONE_OF_THESE, {})
+    return flags
+
 def main(scratch:Path):
     scratch.mkdir(parents=True, exist_ok=True)
     server = serve(BEARS)
     photos = sorted(p for p in BEARS.glob('*/*') if p.is_file())
     with open(scratch/'urls.csv', 'w', newline='') as f:
         csv.writer(f).writerows([('label', 'url')] + [(p.parent.name, f'http://127.0.0.1:{server.server_port}/{p.parent.name}/{p.name}') for p in photos])
+    flags = stand_in_flags(scratch/'flagged')
     params = dict(urls=str(scratch/'urls.csv'), arch='efficientnet_lite0', data=str(scratch/'data'), model=str(scratch/'models'/'export.pkl'),
-                  report=str(scratch/'report'))
+                  report=str(scratch/'report'), more=str(flags))
     start = time.time()
     papermill.execute_notebook(ROOT/'nbs'/'retrain.ipynb', scratch/'run.ipynb', parameters=params, cwd=ROOT/'nbs', kernel_name='python3', progress_bar=False)
     seconds = time.time() - start

@@ -17,8 +17,13 @@ def has_plot(cell) -> bool: return any('image/png' in o.get('data', {}) for o in
 
 def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path):
     photos = {f'/{label}/{fn.name}': body(fn.read_bytes()) for label in ('grizzly', 'teddy') for fn in sorted((SAMPLE/label).iterdir())}
+    from webclassifier.app import NONE_OF_THESE, flag_photo
+    flag_photo(tmp_path/'flagged', 'mine.jpg', (SAMPLE/'black'/'00000016.jpg').read_bytes(), 'grizzly', {})  # a visitor's "Wrong?"
+    flag_photo(tmp_path/'flagged', 'cat.jpg', (ROOT/'webclassifier'/'examples'/'cat.jpg').read_bytes(), NONE_OF_THESE, {})
     params = dict(labels=['grizzly', 'teddy'], suffix='', per_class=10, urls=str(tmp_path/'urls.csv'), data=str(tmp_path/'data'),
-                  arch='efficientnet_lite0', epochs=1, size=64, model=str(tmp_path/'models'/'export.pkl'), report=str(tmp_path/'report'))
+                  arch='efficientnet_lite0', epochs=1, size=64, model=str(tmp_path/'models'/'export.pkl'), report=str(tmp_path/'report'),
+                  more=str(tmp_path/'flagged'))
+    flagged = files_under(tmp_path/'flagged')
     before, start = files_under(ROOT), time.time()
     with ImageSite(photos) as site:
         with open(tmp_path/'urls.csv', 'w', newline='') as f:
@@ -29,22 +34,26 @@ def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path):
 
     # it wrote only into data, the model's folder and report
     assert files_under(ROOT) == before
-    assert sorted(os.listdir(tmp_path)) == ['data', 'models', 'report', 'run.ipynb', 'urls.csv']
+    assert sorted(os.listdir(tmp_path)) == ['data', 'flagged', 'models', 'report', 'run.ipynb', 'urls.csv']
+    assert files_under(tmp_path/'flagged') == flagged
     assert sorted(os.listdir(tmp_path/'models')) == ['export.pkl', 'model_card.json', 'runs.csv']
-    assert sorted(os.listdir(tmp_path/'data'/'grizzly')) and len(os.listdir(tmp_path/'data'/'teddy')) == 9
+    assert (len(os.listdir(tmp_path/'data'/'grizzly')), len(os.listdir(tmp_path/'data'/'teddy'))) == (10, 9)  # 9 downloaded + 1 flagged
     for fn in ['training_curves.png', 'history.csv', 'confusion_matrix.png', 'top_losses.png', 'class_metrics.csv']:
         assert (tmp_path/'report'/fn).stat().st_size > 0, fn
     card = json.loads((tmp_path/'models'/'model_card.json').read_text())
     assert (card['classes'], card['arch'], card['size'], card['epochs']) == (['grizzly', 'teddy'], 'efficientnet_lite0', 64, 1)
+    assert (card['unsure']['outside']['n'], card['unsure']['outside']['folder']) == (1, str(tmp_path/'flagged'/'_none_of_these'))
 
     # each step shows its result
     cells = {c.source.splitlines()[0]: c for c in nbformat.read(tmp_path/'run.ipynb', as_version=4).cells if c.cell_type == 'code'}
     assert 'grizzly: 9 ok, 0 duplicate, 0 error\nteddy: 9 ok, 0 duplicate, 0 error' in printed(cells['items = read_url_list(urls, labels) if urls else search_items(labels, per_class, suffix)'])
-    assert '15 photos to train on, 3 to validate on' in printed(cells["stats = model_meta[arch_function(arch)]['stats']  # the mean and std the backbone was trained with"])
+    assert 'grizzly: 1 ok, 0 duplicate, 0 error' in printed(cells['if more:'])
+    assert '16 photos to train on, 3 to validate on' in printed(cells["stats = model_meta[arch_function(arch)]['stats']  # the mean and std the backbone was trained with"])
     assert has_plot(cells['suggested = make_learner(dls, arch).lr_find()']) and 'learning rate: ' in printed(cells['suggested = make_learner(dls, arch).lr_find()'])
     assert has_plot(cells["plot_history(learn.history, f'{arch}, {size} px');"])
     assert has_plot(cells['interp = ClassificationInterpretation.from_learner(learn)'])
     assert '0 photo(s) moved' in printed(cells['moves = apply_cleaning(data, cleaner.deletions(), cleaner.relabels())'])
     assert f"sha256 {card['sha256'][:12]}" in printed(cells['card = learn.card'])
+    assert f"not sure of {card['unsure']['outside']['flagged']} of the 1 photos of none of the classes" in printed(cells['card = learn.card'])
     answers = [line for line in printed(cells['app = ClassifierApp(Predictor.load(model))']).splitlines() if '%' in line]
     assert sorted(a.split('/')[0] for a in answers) == ['grizzly', 'teddy'], answers

@@ -22,17 +22,19 @@ def gather(labels:Annotated[str, 'class names; each becomes a folder (default wi
            per_class:int=100,    # images to search for per class
            suffix:str='',        # added to each label to make the search query, e.g. " bear"
            urls:str=None,        # CSV with label and url columns: download these instead of searching
+           from_dir:str=None,    # (or --from) a folder with one sub-folder of photos per label: bring them in; the originals stay
            max_side:int=None,    # shrink images larger than this many pixels on a side
            workers:int=8,        # parallel downloads
            retry_errors:bool=False): # try again the URLs that failed last time
-    "Search for (or take from --urls) images of each label, download and verify them into DEST/<label>/"
-    from webclassifier.download import gather_images, read_manifest, read_url_list, search_items, summarise
+    "Search for (or take from --urls or --from) images of each label, download and verify them into DEST/<label>/"
+    from webclassifier.download import folder_items, gather_images, read_manifest, read_url_list, search_items, summarise
     from webclassifier.search import SearchError
     labels = list(labels or [])
     try:
-        if urls: items = read_url_list(urls, labels)
+        if from_dir: items = folder_items(from_dir, labels)
+        elif urls: items = read_url_list(urls, labels)
         elif labels: items = search_items(labels, per_class, suffix)
-        else: raise SystemExit('gather: name at least one LABEL, or pass --urls')
+        else: raise SystemExit('gather: name at least one LABEL, or pass --urls or --from')
         labels = labels or list(dict.fromkeys(i['label'] for i in items))
         gather_images(dest, items, max_side=max_side, n_workers=workers, retry_errors=retry_errors)
     except (SearchError, ValueError, OSError) as e: raise SystemExit(f'gather: {e}')
@@ -52,11 +54,12 @@ def train(data_dir:str,             # folder with one sub-folder of images per c
           bs:int=32,                # batch size
           seed:int=42,              # seed of the split, the weights and the augmentation
           keep:float=0.97,          # share of new in-class photos the "not sure" check should keep
-          lr:float=None):           # learning rate (default: fastai's)
+          lr:float=None,            # learning rate (default: fastai's)
+          outside:str=None):        # photos of none of the classes (e.g. flagged/_none_of_these): the card says how many "not sure" flags
     "Fine-tune a classifier on DATA_DIR, evaluate it, calibrate its \"not sure\" check, export it and log the run"
     from webclassifier.pipeline import train_and_export
     from webclassifier.train import WeightsUnavailable
-    try: card = train_and_export(data_dir, out, arch, epochs, size, pretrained, bs, seed, keep, report, lr, log=log).card
+    try: card = train_and_export(data_dir, out, arch, epochs, size, pretrained, bs, seed, keep, report, lr, outside, log=log).card
     except (WeightsUnavailable, ValueError) as e: raise SystemExit(f'train: {e}')
     metrics = card['metrics']
     log(f'{out}: {arch}, accuracy {metrics["accuracy"]:.1%} on {metrics["n_valid"]} validation images, trained in {card["training_seconds"]:.0f} s'
@@ -147,19 +150,24 @@ def app(model:str='export.pkl',   # exported learner to serve
         ip:str='127.0.0.1',       # address to listen on (0.0.0.0: every interface)
         max_visitors:int=0,       # most visitors served at once (0: from the memory, see webclassifier.serve)
         cull_idle:int=30,         # seconds of no activity and no page after which a visitor's kernel is given back
-        preheat:bool=True):       # keep one kernel started and ready (--no-preheat: start one per visit)
+        preheat:bool=True,        # keep one kernel started and ready (--no-preheat: start one per visit)
+        flags:str=None,           # folder for the photos visitors flag "Wrong?" (default: flagged/ beside the model)
+        flags_mb:float=200):      # most megabytes the flags folder may hold; past it the page says it is full
     "Serve the app on MODEL with Voila at http://IP:PORT/"
     import os
     from traitlets.config import Config
     from webclassifier.serve import APP_NOTEBOOK, check_model, serve_settings
-    try: os.environ['WEBCLASSIFIER_MODEL'] = str(check_model(model))  # the app notebook's kernels read it
+    try: os.environ['WEBCLASSIFIER_MODEL'] = str(check_model(model))  # the app notebook's kernels read these
     except ValueError as e: raise SystemExit(f'app: {e}')
+    os.environ['WEBCLASSIFIER_FLAGS'] = str(Path(flags or Path(os.environ['WEBCLASSIFIER_MODEL']).with_name('flagged')).absolute())
+    os.environ['WEBCLASSIFIER_FLAGS_MB'] = str(flags_mb)
     from voila.app import Voila
     config = Config(serve_settings(cull_idle, max(1, cull_idle//3), max_visitors, preheat))
     config.Voila.update(ip=ip, port=port, open_browser=False, config_file_paths=[])  # these settings, not a voila.json lying around
     voila = Voila(config=config)
     voila.initialize([str(APP_NOTEBOOK)])
-    log(f'webclassifier: serving {os.environ["WEBCLASSIFIER_MODEL"]} at http://{ip}:{port}/ (Ctrl-C stops it)')
+    log(f'webclassifier: serving {os.environ["WEBCLASSIFIER_MODEL"]} at http://{ip}:{port}/ (Ctrl-C stops it); '
+        f'photos flagged "Wrong?" go to {os.environ["WEBCLASSIFIER_FLAGS"]}')
     voila.start()
 
 # %% ../nbs/10_cli.ipynb #e77aa776
@@ -174,6 +182,7 @@ def main(argv:list=None):
               file=sys.stderr if argv else sys.stdout)
         return 0 if argv == [] or argv[0] in ('-h', '--help') else 2
     func = COMMANDS[argv[0]]
+    argv = [('--from-dir' if a == '--from' else a) for a in argv]  # `from` is a Python keyword: the parameter is from_dir
     args = vars(anno_parser(func, prog=f'webclassifier {argv[0]}').parse_args(argv[1:]))
     args.pop('pdb', None); args.pop('xtra', None)
     func(**args)

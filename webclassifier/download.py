@@ -4,12 +4,14 @@
 
 # %% auto #0
 __all__ = ['USER_AGENT', 'MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'MANIFEST_FIELDS', 'ImageError', 'fetch_bytes',
-           'decode_image', 'over_limit', 'read_image', 'pixel_hash', 'encode_image', 'atomic_write', 'sha256_file',
-           'read_manifest', 'write_manifest', 'ImageStore', 'download_one', 'summarise', 'gather_images',
-           'search_items', 'read_url_list']
+           'read_file_url', 'decode_image', 'over_limit', 'read_image', 'pixel_hash', 'encode_image', 'atomic_write',
+           'file_stamp', 'sha256_file', 'read_manifest', 'write_manifest', 'ImageStore', 'download_one', 'summarise',
+           'gather_images', 'search_items', 'read_url_list', 'folder_items']
 
 # %% ../nbs/01_download.ipynb #13581806
 import csv, hashlib, io, os, tempfile, threading, time, warnings
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 from functools import partial
 from pathlib import Path
 import requests
@@ -33,6 +35,7 @@ class ImageError(ValueError):
 # %% ../nbs/01_download.ipynb #3182c7c0
 def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None, max_seconds:float=60) -> bytes:
     "The body at `url`, streamed; aborted past `max_bytes`, after `timeout` (connect, read) seconds of silence, or `max_seconds` in all"
+    if url.startswith('file://'): return read_file_url(url, max_bytes)
     session = session or requests.Session()
     try:
         with session.get(url, timeout=timeout, stream=True, headers={'User-Agent': USER_AGENT}) as r:
@@ -50,6 +53,16 @@ def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None,
         raise ImageError('timed out' if 'timed out' in str(e) else f'request failed ({type(e).__name__})') from None
     if total == 0: raise ImageError('empty response')
     return b''.join(chunks)
+
+# %% ../nbs/01_download.ipynb #5722a28c
+def read_file_url(url:str, max_bytes:int=MAX_BYTES) -> bytes:
+    "The bytes of the file a `file://` URL names, unless it is empty or over `max_bytes`"
+    path = Path(url2pathname(urlparse(url).path))
+    try: size = path.stat().st_size
+    except OSError as e: raise ImageError(e.strerror) from None
+    if size > max_bytes: raise ImageError(f'over the {max_bytes:,} byte cap')
+    if size == 0: raise ImageError('empty file')
+    return path.read_bytes()
 
 # %% ../nbs/01_download.ipynb #537dfba3
 def decode_image(data:bytes) -> Image.Image:
@@ -115,6 +128,10 @@ def atomic_write(path:Path, data:bytes, replace:bool=True) -> bool:
         if os.path.exists(tmp): os.unlink(tmp)
 
 # %% ../nbs/01_download.ipynb #ef2be671
+def file_stamp(fn:Path) -> tuple:
+    "`fn`'s modification time (ns) and size: changes when the file is replaced"
+    st = os.stat(fn); return st.st_mtime_ns, st.st_size
+
 def sha256_file(fn:Path) -> str:
     "SHA-256 of the file `fn`"
     h = hashlib.sha256()
@@ -131,10 +148,10 @@ def read_manifest(dest:Path) -> list:
     if not fn.exists(): return []
     with open(fn, newline='') as f: return list(csv.DictReader(f))
 
-def write_manifest(dest:Path, rows:list):
-    "Write `rows` to `dest/manifest.csv` atomically"
+def write_manifest(dest:Path, rows:list, fields:list=MANIFEST_FIELDS):
+    "Write `rows` (their `fields`) to `dest/manifest.csv` atomically"
     out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=MANIFEST_FIELDS, extrasaction='ignore')
+    w = csv.DictWriter(out, fieldnames=fields, extrasaction='ignore')
     w.writeheader(); w.writerows(rows)
     atomic_write(Path(dest)/'manifest.csv', out.getvalue().encode())
 
@@ -218,3 +235,11 @@ def read_url_list(fn:Path, labels:list=None) -> list:
     with open(fn, newline='') as f: rows = list(csv.DictReader(f))
     if not rows or not {'label', 'url'} <= set(rows[0]): raise ValueError(f'{fn}: needs a header with label and url columns')
     return [dict(label=r['label'], query=r.get('query') or '', url=r['url']) for r in rows if not labels or r['label'] in labels]
+
+# %% ../nbs/01_download.ipynb #08012e96
+def folder_items(src:Path, labels:list=None) -> list:
+    "Items (label, query, url) for the files in each sub-folder of `src` (its label), as `file://` URLs; only `labels` if given"
+    src = Path(src).absolute()
+    if not src.is_dir(): raise ValueError(f'{src}: no such folder')
+    folders = [d for d in sorted(src.iterdir()) if d.is_dir() and d.name[0] not in '._' and (not labels or d.name in labels)]
+    return [dict(label=d.name, query=f'from {src}', url=f.as_uri()) for d in folders for f in sorted(d.rglob('*')) if f.is_file() and not f.name.startswith('.')]

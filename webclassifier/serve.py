@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['KERNEL_BYTES', 'MEMORY_SHARE', 'BUSY', 'WEBSOCKET_MB', 'APP_NOTEBOOK', 'memory_bytes', 'default_max_visitors',
-           'VisitorLimitedKernelManager', 'serve_settings', 'binder_settings', 'check_model']
+           'VisitorLimitedKernelManager', 'model_stamp', 'serve_settings', 'binder_settings', 'check_model']
 
 # %% ../nbs/09_serve.ipynb #db4067d9
 import asyncio, json, os, zipfile
@@ -14,6 +14,7 @@ from importlib.resources import files
 from tornado.web import HTTPError
 from traitlets import Float, Integer
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from .download import file_stamp
 
 # %% ../nbs/09_serve.ipynb #98e319e0
 KERNEL_BYTES = 1_000_000_000  # one app kernel's resident memory with torch and fastai (measured here: 0.93-0.97 GB)
@@ -53,6 +54,15 @@ class VisitorLimitedKernelManager(AsyncMappingKernelManager):
                 self.get_kernel(kernel_id).last_activity = datetime.now(timezone.utc)
                 return render_task, cache, kernel_id
             self.get_rendered_notebook = get_rendered_notebook
+            self.pool_models = {}  # each preheated kernel's task in Voila's pool -> the model file's stamp when it was started
+            fill, size = self.fill_if_needed, self.get_pool_size
+            def fill_if_needed(*args, **kwargs):
+                stamp = model_stamp(); fill(*args, **kwargs)
+                for pool in self._pools.values():
+                    for task in pool: self.pool_models.setdefault(task, stamp)
+            def get_pool_size(notebook_name):  # Voila asks this before using its pool: drop kernels with an older model first
+                self.drop_stale(notebook_name); return size(notebook_name)
+            self.fill_if_needed, self.get_pool_size = fill_if_needed, get_pool_size
 
     def limit(self) -> int:
         "`max_visitors`, or the default for this memory less the preheated kernels Voila keeps (its configured pool size)"
@@ -102,6 +112,24 @@ class VisitorLimitedKernelManager(AsyncMappingKernelManager):
     async def shutdown_kernel(self, kernel_id, *args, **kwargs):
         self.disconnected_at.pop(kernel_id, None)
         return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+
+    def drop_stale(self, notebook_name:str):
+        "Take the preheated kernels started before the model file changed out of Voila's pool, shut them down, preheat new ones"
+        pool, now = self._pools.get(notebook_name, []), model_stamp()
+        waiting = {t for p in self._pools.values() for t in p}
+        self.pool_models = {t: s for t, s in self.pool_models.items() if t in waiting}  # forget the kernels handed out
+        stale = [t for t in pool if self.pool_models.get(t) != now]
+        def shut_down(task):
+            if not task.cancelled() and not task.exception(): asyncio.ensure_future(self.shutdown_kernel(task.result()['kernel_id']))
+        for task in stale: pool.remove(task); self.pool_models.pop(task, None); task.add_done_callback(shut_down)
+        if stale:
+            self.log.info('webclassifier: the model changed; %d preheated kernel(s) holding the old one shut down', len(stale))
+            self.fill_if_needed(delay=0, notebook_name=notebook_name)
+
+def model_stamp():
+    "The stamp (`file_stamp`) of the model the app serves, `$WEBCLASSIFIER_MODEL`; None if there is none"
+    try: return file_stamp(os.environ['WEBCLASSIFIER_MODEL'])
+    except (KeyError, OSError): return None
 
 # %% ../nbs/09_serve.ipynb #aa173a38
 WEBSOCKET_MB = 100  # largest websocket message (PhotoUpload sends at most 1 MB at a time; this is room for other widgets)

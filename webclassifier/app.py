@@ -125,12 +125,12 @@ class PhotoUpload(anywidget.AnyWidget):
             self.on_photo(msg['name'], b''.join(parts[i] for i in range(msg['count'])), None)
 
 # %% ../nbs/08_app.ipynb #1d929565
-def model_line(fname:Path) -> str:
-    "One line about the model exported to `fname`: classes, when it was trained, on how many photos, its validation accuracy"
+def model_line(fname:Path, sha256:str=None) -> str:
+    "One line about the model exported to `fname` (whose SHA-256 is `sha256`, if known): classes, when trained, on how many photos, validation accuracy"
     fname = Path(fname)
     card_fn = fname.with_name('model_card.json')
     card = json.loads(card_fn.read_text()) if card_fn.exists() else {}
-    if card.get('sha256') != sha256_file(fname): return f'Model: {fname.name} (no model card)'
+    if card.get('sha256') != (sha256 or sha256_file(fname)): return f'Model: {fname.name} (no model card)'
     m = card['metrics']
     return (f"Model: {', '.join(card['classes'])}; trained {card['created'][:10]} on {card['unsure']['n_train']} photos; "
             f"{m['accuracy']:.1%} right on {m['n_valid']} validation photos")
@@ -160,7 +160,7 @@ def flag_photo(flags:Path, name:str, data:bytes, label:str, said:dict, model_sha
         rows = read_manifest(flags)
         old = next((r for r in rows if Path(r['file']).stem == key), None)
         if old is None:
-            if folder_bytes(flags) + len(kept) > max_bytes: raise FlagsFull(f'{flags}: the flags folder is full ({max_bytes/1e6:.0f} MB); {name} was not kept')
+            if folder_bytes(flags) + len(kept) > max_bytes: raise FlagsFull(f'{name}: not kept, the flags folder is full ({max_bytes/1e6:.3g} MB)')
             atomic_write(dst, kept, replace=False)
         elif flags/old['file'] != dst:
             dst.parent.mkdir(parents=True, exist_ok=True); os.replace(flags/old['file'], dst)
@@ -189,7 +189,7 @@ class ClassifierApp:
         classes = ', '.join(predictor.vocab)
         intro = w.HTML(f'<h2>What is it?</h2><p>This model knows: <b>{html.escape(classes)}</b>. Upload photos '
                        f'(JPEG, PNG, WebP, HEIC; up to {max_bytes/1e6:.0f} MB each) and see what it thinks they are.</p>')
-        about = w.HTML(f'<div class="wc-model" style="color:#888;font-size:small">{html.escape(model_line(model))}</div>' if model else '')
+        about = w.HTML(f'<div class="wc-model" style="color:#888;font-size:small">{html.escape(model_line(model, self.model_sha256))}</div>' if model else '')
         self.notice = w.HTML()  # says when a newer model has been exported since this page opened
         self.widget = w.VBox([intro, about, self.notice, w.HBox([self.upload, clear]), w.HTML('Or try an example:'), self.picker,
                               self.status, self.results])
@@ -217,7 +217,7 @@ class ClassifierApp:
         box, wrong = w.VBox(layout=w.Layout(align_items='flex-start')), w.Button(description='Wrong?', layout=w.Layout(width='auto'))
         def choose(label):
             try: flag_photo(self.flags, name, data, label, said, self.model_sha256, self.flags_max_bytes); msg = f'Thank you: kept as {label} for the next training.'
-            except (FlagsFull, ImageError) as e: msg = str(e).split(': ', 1)[-1] if isinstance(e, FlagsFull) else str(e)
+            except (FlagsFull, ImageError) as e: msg = str(e)
             box.children = (w.HTML(f'<span class="wc-flagged" style="color:#555">{html.escape(msg)}</span>'),)
         def open_choice(_):
             buttons = [w.Button(description=label, layout=w.Layout(width='auto')) for label in [*self.predictor.vocab, NONE_OF_THESE]]

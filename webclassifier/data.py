@@ -76,13 +76,13 @@ def image_datablock(size:int=224,            # side of the square the model sees
                      batch_tfms=[*aug_transforms(), Normalize.from_stats(*stats)])
 
 # %% ../nbs/02_data.ipynb #a8972c66
-def image_dataloaders(path:Path, size:int=224, stats=imagenet_stats, bs:int=32, seed:int=42, report=print, **kwargs):
+def image_dataloaders(path:Path, size:int=224, stats=imagenet_stats, bs:int=32, seed:int=42, report=print, valid_pct:float=0.2, **kwargs):
     "`DataLoaders` from the folder of labelled images at `path`, leaving out (and reporting) unreadable files"
     files = readable_images(path, report=report)
     if not files: raise ValueError(f'{path}: no readable images (expected one sub-folder of images per class)')
-    n_train = len(files) - int(0.2*len(files))  # RandomSplitter's cut
+    n_train = len(files) - int(valid_pct*len(files))  # RandomSplitter's cut
     # fastai drops the training set's last incomplete batch: with fewer photos than `bs` nothing would be trained
     bs = max(1, min(bs, n_train))
     # an epoch of a batch or two would spend most of its time starting worker processes (about 0.8 s here): load in this one
     if n_train <= 2*bs: kwargs.setdefault('num_workers', 0)
-    return image_datablock(size, stats, files=files, seed=seed).dataloaders(path, bs=bs, **kwargs)
+    return image_datablock(size, stats, files=files, valid_pct=valid_pct, seed=seed).dataloaders(path, bs=bs, **kwargs)

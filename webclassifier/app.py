@@ -17,7 +17,8 @@ from traitlets import Int, List
 from PIL import Image
 from .download import (MAX_BYTES, EXTENSIONS, MANIFEST_FIELDS, ImageError, atomic_write, decode_image, encode_image, file_stamp,
                                     over_limit, pixel_hash, read_image, read_manifest, sha256_file, write_manifest)
-from .predict import Predictor, read_named, predict_read
+from .answers import read_named, predict_read
+from .twin import load_predictor, twin_path
 
 # %% ../nbs/08_app.ipynb #161f33e0
 EXAMPLES = Path(str(files('webclassifier')/'examples'))  # the app's example photos, shipped in the package
@@ -130,7 +131,7 @@ def model_line(fname:Path, sha256:str=None) -> str:
     fname = Path(fname)
     card_fn = fname.with_name('model_card.json')
     card = json.loads(card_fn.read_text()) if card_fn.exists() else {}
-    if card.get('sha256') != (sha256 or sha256_file(fname)): return f'Model: {fname.name} (no model card)'
+    if (sha256 or sha256_file(fname)) not in (card.get('sha256'), (card.get('twin') or {}).get('sha256')): return f'Model: {fname.name} (no model card)'
     m = card['metrics']
     return (f"Model: {', '.join(card['classes'])}; trained {card['created'][:10]} on {card['unsure']['n_train']} photos; "
             f"{m['accuracy']:.1%} right on {m['n_valid']} validation photos")
@@ -172,8 +173,8 @@ def flag_photo(flags:Path, name:str, data:bytes, label:str, said:dict, model_sha
 
 # %% ../nbs/08_app.ipynb #916a7864
 class ClassifierApp:
-    "Upload photos (or pick an example) and see what they are, with probabilities; with `flags`, a `Wrong?` button under each answer"
-    def __init__(self, predictor:Predictor, examples:list=None, max_bytes:int=MAX_BYTES, model:Path=None, flags:Path=None,
+    "Upload photos (or pick an example) and see what `predictor` (either runtime's) says they are; with `flags`, a `Wrong?` button under each answer"
+    def __init__(self, predictor, examples:list=None, max_bytes:int=MAX_BYTES, model:Path=None, flags:Path=None,
                  flags_max_bytes:int=FLAGS_MAX_BYTES):
         import ipywidgets as w
         self.predictor, self.max_bytes, self.flags, self.flags_max_bytes = predictor, max_bytes, flags, flags_max_bytes
@@ -240,7 +241,8 @@ class ClassifierApp:
     def clear(self): self.results.children = ()
 
 # %% ../nbs/08_app.ipynb #0c712861
-def classifier_app(fname:Path='export.pkl', examples:list=None, flags:Path=None, flags_max_bytes:int=FLAGS_MAX_BYTES):
-    "The app's widget for the learner exported to `fname`; photos flagged `Wrong?` go to `flags` (default: `flagged/` beside it)"
+def classifier_app(fname:Path='export.pkl', examples:list=None, flags:Path=None, flags_max_bytes:int=FLAGS_MAX_BYTES, runtime:str='fastai'):
+    "The app's widget for the learner exported to `fname`, run by `runtime` (fastai, or onnx: its twin); photos flagged `Wrong?` go to `flags` (default: `flagged/` beside it)"
     fname = Path(fname).absolute()
-    return ClassifierApp(Predictor.load(fname), examples, model=fname, flags=flags or fname.with_name('flagged'), flags_max_bytes=flags_max_bytes).widget
+    model = twin_path(fname) if runtime == 'onnx' else fname
+    return ClassifierApp(load_predictor(fname, runtime), examples, model=model, flags=flags or fname.with_name('flagged'), flags_max_bytes=flags_max_bytes).widget

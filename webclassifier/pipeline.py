@@ -15,6 +15,7 @@ from .download import atomic_write, sha256_file
 from .data import image_dataloaders, readable_images
 from .train import train_classifier, evaluate, arch_function, model_meta
 from .unsure import fit_detector, image_features
+from .twin import export_twin
 
 # %% ../nbs/05_pipeline.ipynb #ce67147d
 def dataset_fingerprint(path:Path) -> str:
@@ -87,7 +88,7 @@ def train_and_export(data:Path,              # folder with one sub-folder of ima
                      outside:Path=None,       # photos of none of the classes (the app's flagged/_none_of_these): how many "not sure" flags
                      log=print,               # where to report unreadable files
                      progress:bool=True) -> Learner: # show fastai's progress bars?
-    "Train on the photos in `data`, evaluate, fit the \"not sure\" check, export to `out` with its card (in `learn.card`) and log the run"
+    "Train on the photos in `data`, evaluate, fit the \"not sure\" check, export to `out` with its ONNX twin and card (in `learn.card`), log the run"
     start = time.time()
     learn = train_classifier(data, arch, epochs, size, pretrained, bs, seed, lr, report=log, progress=progress)
     seconds = round(time.time() - start, 1)
@@ -95,7 +96,8 @@ def train_and_export(data:Path,              # folder with one sub-folder of ima
     learn.unsure = fit_detector(learn, keep)
     if outside: learn.unsure.calibration['outside'] = check_outside(learn, outside)
     learn.train_info.update(keep=keep, lr=lr)
-    learn.card = export_model(learn, out, metrics=metrics, training_seconds=seconds)
+    export_model(learn, out, metrics=metrics, training_seconds=seconds)
+    learn.card = export_twin(out)
     log_run(learn.card, out)
     return learn
 
@@ -105,7 +107,7 @@ def cached_model(data:Path, out:Path, **settings) -> Learner:
     out, card_fn = Path(out), Path(out).with_name('model_card.json')
     card = json.loads(card_fn.read_text()) if card_fn.exists() and out.exists() else {}
     fresh = card.get('sha256') == sha256_file(out) if card else False
-    same = fresh and card.get('data') == str(data) and card.get('data_sha256') == dataset_fingerprint(data) and all(card.get(k) == v for k, v in settings.items())
+    same = fresh and bool(card.get('twin')) and card.get('data') == str(data) and card.get('data_sha256') == dataset_fingerprint(data) and all(card.get(k) == v for k, v in settings.items())
     if not same: return train_and_export(data, out, **settings)
     learn = load_learner(out)
     stats = model_meta[arch_function(card['arch'])]['stats']

@@ -35,9 +35,9 @@ def timed(fs:dict, runs:int) -> dict:
     return {k: statistics.median(v) for k, v in out.items()}
 
 def timed_apart(fs:dict, runs:int) -> dict:
-    "Median seconds per call of each function in `fs`, each timed in a block of its own after a pause: torch's and ONNX
+    """Median seconds per call of each function in `fs`, each timed in a block of its own after a pause: torch's and ONNX
     Runtime's thread pools keep spinning a moment after a call, which slows the other runtime's next call if interleaved
-    (a serving kernel runs only one of them)"
+    (a serving kernel runs only one of them)"""
     out = {}
     for k, f in fs.items():
         time.sleep(1); f(); times = []

@@ -47,8 +47,10 @@ def preprocess(img:Image.Image, steps:dict) -> np.ndarray:
     img = (img if img.mode == 'RGB' else img.convert('RGB')).resize(tuple(steps['resize']), Image.Resampling[steps['resample']])
     (w, h), (cw, ch) = img.size, steps['crop']
     left, top = (w - cw) // 2, (h - ch) // 2
-    pixels = np.asarray(img.crop((left, top, left + cw, top + ch))).transpose(2, 0, 1)  # channels, height, width (uint8)
-    return normalising_table(steps)[np.arange(3)[:, None, None], pixels]
+    pixels, table = np.asarray(img.crop((left, top, left + cw, top + ch))), normalising_table(steps)  # height, width, channels (uint8)
+    x = np.empty((3, ch, cw), np.float32)
+    for c in range(3): np.take(table[c], pixels[..., c], out=x[c])
+    return x
 
 def normalising_table(steps:dict) -> np.ndarray:
     "Each channel's normalised value for each of the 256 pixel values, in fastai's float32 operations: divide, subtract the mean, divide by the std"

@@ -47,11 +47,7 @@ class Predictor:
         with torch.inference_mode():
             feats, logits = features_and_logits(self.model, self.batch(images))
             probs, sure = F.softmax(logits, dim=1), self.detector.is_sure(feats)
-        return [self.result(p, bool(s)) for p, s in zip(probs, sure)]
-
-    def result(self, probs:torch.Tensor, sure:bool) -> dict:
-        "One image's result from its probabilities"
-        return answer(self.vocab, probs.tolist(), sure)
+        return [answer(self.vocab, p.tolist(), bool(s)) for p, s in zip(probs, sure)]
 
 # %% ../nbs/06_predict.ipynb #f1bdfeac
 def labelled_photos(folder:Path, vocab:list) -> tuple:

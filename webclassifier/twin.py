@@ -120,10 +120,10 @@ SIMILARITY_SLACK = 1e-5  # well above the runtimes' rounding differences (about 
 # %% ../nbs/06b_twin.ipynb #12f4c04a
 class TwinPredictor:
     "The ONNX twin of an exported learner, run by ONNX Runtime: the same answers as `Predictor`, without torch or fastai"
-    def __init__(self, fname:Path='export.onnx', threads:int=0):
+    def __init__(self, fname:Path='export.onnx'):
         import onnxruntime as ort
         self.card = check_twin(fname)
-        options = ort.SessionOptions(); options.intra_op_num_threads = threads  # 0: ONNX Runtime's choice (the physical cores)
+        options = ort.SessionOptions()  # threads: ONNX Runtime's choice (the physical cores)
         options.add_session_config_entry('session.intra_op.allow_spinning', '0')  # idle threads sleep: the CPU is other visitors' too
         self.session = ort.InferenceSession(str(fname), options, providers=['CPUExecutionProvider'])
         self.meta = json.loads(self.session.get_modelmeta().custom_metadata_map[TWIN_KEY])

@@ -54,3 +54,11 @@ def ood_images():
     "All of them: {kind: {name: PIL image}}"
     photos = sample_photos()
     return dict(photos=photos, crops=crops(photos), faces=faces(), synthetic=synthetic())
+
+if __name__ == '__main__':  # python benchmarks/ood_set.py DIR: write them as DIR/<kind>-<name>.png (for `webclassifier train --outside DIR`)
+    import sys
+    from pathlib import Path
+    out = Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)
+    for kind, images in ood_images().items():
+        for name, im in images.items(): im.save(out/f'{kind}-{name}.png')
+    print(f'{sum(len(v) for v in ood_images().values())} images in {out}')

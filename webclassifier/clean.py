@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['KEEP', 'DELETE', 'Cleaner', 'free_name', 'move_file', 'read_log', 'append_log', 'update_manifest', 'logged_moves',
-           'apply_cleaning', 'undo_cleaning', 'duplicate_pairs', 'hardest_images']
+           'apply_cleaning', 'undo_cleaning', 'read_decisions', 'cleaned_copy', 'duplicate_pairs', 'hardest_images']
 
 # %% ../nbs/07_clean.ipynb #2eacb072
-import json, os, time
+import csv, json, os, shutil, time
 from pathlib import Path
 import fastai.vision.widgets
 from fastai.vision.widgets import ImageClassifierCleaner
@@ -83,10 +83,10 @@ def update_manifest(data:Path, moves:list):
     for r in rows:
         if r.get('file') not in where: continue
         r['file'] = where[r['file']]
-        if r['status'] == 'duplicate': r['reason'] = f"same picture as {r['file']}"; continue  # another URL's row: its label stays
+        if r.get('status') == 'duplicate': r['reason'] = f"same picture as {r['file']}"; continue  # another URL's row: its label stays
         top = r['file'].split('/')[0]
         r['label'], r['status'], r['reason'] = (r['label'], 'deleted', 'deleted while cleaning') if top == '.trash' else (top, 'ok', '')
-    write_manifest(data, rows)
+    write_manifest(data, rows, list(dict.fromkeys([*rows[0], 'status', 'reason'])))  # a manifest of another shape keeps its columns
 
 # %% ../nbs/07_clean.ipynb #e09eb42c
 def logged_moves(data:Path, plan:list, batch:str) -> list:
@@ -127,6 +127,35 @@ def undo_cleaning(data:Path, everything:bool=False) -> list:
             if sha256_file(src) != e['sha256']: raise ValueError(f'{src}: changed since it was moved (SHA-256 differs); nothing moved back')
             if dst.exists(): raise FileExistsError(f'{dst}: exists again; nothing moved back')
         entries += logged_moves(data, [(data/e['to'], data/e['from'], 'undo') for e in moves], batch=b)
+    return entries
+
+# %% ../nbs/07_clean.ipynb #26e1ef13
+def read_decisions(fname:Path) -> list:
+    "The rows of a cleaning-decisions CSV (`file,sha256,action,label,reason`), each checked: `delete`, or `relabel` with a label"
+    with open(fname, newline='') as f: rows = list(csv.DictReader(f))
+    for line, r in enumerate(rows, 2):
+        if r.get('action') not in ('delete', 'relabel') or (r['action'] == 'relabel' and not r.get('label')) or not r.get('sha256'):
+            raise ValueError(f"{fname}:{line}: {r.get('file')}: needs a sha256 and an action: delete, or relabel with a label")
+    return rows
+
+# %% ../nbs/07_clean.ipynb #c0af0b03
+def cleaned_copy(data:Path,       # the labelled photos, left as they are
+                 decisions:Path,  # CSV of decisions (`read_decisions`)
+                 dest:Path) -> list: # a new folder for the cleaned copy
+    "Copy `data` to the new folder `dest` and apply `decisions` there, each photo checked by its SHA-256; the log entries"
+    data, dest, rows = Path(data), Path(dest), read_decisions(decisions)
+    if dest.exists(): raise FileExistsError(f'{dest}: exists already; nothing copied (choose a new folder)')
+    for r in rows:
+        if not (data/r['file']).is_file(): raise FileNotFoundError(f"{data/r['file']}: in {decisions} but not found; nothing copied")
+        if sha256_file(data/r['file']) != r['sha256']: raise ValueError(f"{data/r['file']}: not the photo {decisions} decided on (SHA-256 differs); nothing copied")
+    partial = dest.with_name(f'.{dest.name}.partial')  # built beside, renamed into place when complete
+    if partial.exists(): shutil.rmtree(partial)  # our own leftover from an interrupted run
+    for src in sorted(p for p in data.rglob('*') if p.is_file()):
+        (partial/src.relative_to(data)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, partial/src.relative_to(data))  # new, writable files even if `data` is read-only
+    entries = apply_cleaning(partial, [partial/r['file'] for r in rows if r['action'] == 'delete'],
+                             [(partial/r['file'], r['label']) for r in rows if r['action'] == 'relabel'])
+    partial.rename(dest)
     return entries
 
 # %% ../nbs/07_clean.ipynb #c7bbbed6

@@ -13,7 +13,7 @@ from PIL import Image
 from torch import Tensor
 from fastcore.parallel import parallel
 from fastai.data.block import DataBlock, CategoryBlock
-from fastai.data.transforms import get_image_files, parent_label, RandomSplitter, Normalize
+from fastai.data.transforms import get_image_files, parent_label, RandomSplitter, FuncSplitter, Normalize
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import RandomResizedCrop, aug_transforms
 from fastai.vision.core import PILImage, imagenet_stats
@@ -66,23 +66,25 @@ def image_datablock(size:int=224,            # side of the square the model sees
                     stats=imagenet_stats,    # (mean, std) the backbone was trained with
                     files:list=None,         # the images to use (default: every image under the path)
                     valid_pct:float=0.2,     # share of images held out for validation
-                    seed:int=42):            # seed of the train/validation split
+                    seed:int=42,             # seed of the train/validation split
+                    valid:list=None):        # the images to validate on (default: a random `valid_pct` of them)
     "The book's `DataBlock`: images labelled by folder, random-resized crops, `aug_transforms`, normalised"
     return DataBlock(blocks=(ImageBlock(UprightImage), CategoryBlock),
                      get_items=(lambda path: files) if files is not None else get_image_files,
                      get_y=parent_label,
-                     splitter=RandomSplitter(valid_pct=valid_pct, seed=seed),
+                     splitter=RandomSplitter(valid_pct=valid_pct, seed=seed) if valid is None else FuncSplitter(set(map(Path, valid)).__contains__),
                      item_tfms=RandomResizedCrop(size, min_scale=0.5),
                      batch_tfms=[*aug_transforms(), Normalize.from_stats(*stats)])
 
 # %% ../nbs/02_data.ipynb #a8972c66
-def image_dataloaders(path:Path, size:int=224, stats=imagenet_stats, bs:int=32, seed:int=42, report=print, valid_pct:float=0.2, **kwargs):
-    "`DataLoaders` from the folder of labelled images at `path`, leaving out (and reporting) unreadable files"
+def image_dataloaders(path:Path, size:int=224, stats=imagenet_stats, bs:int=32, seed:int=42, report=print, valid_pct:float=0.2,
+                      valid:list=None, **kwargs):
+    "`DataLoaders` from the folder of labelled images at `path`, leaving out (and reporting) unreadable files; `valid`: the images to validate on"
     files = readable_images(path, report=report)
     if not files: raise ValueError(f'{path}: no readable images (expected one sub-folder of images per class)')
-    n_train = len(files) - int(valid_pct*len(files))  # RandomSplitter's cut
+    n_train = len(files) - (int(valid_pct*len(files)) if valid is None else len(set(map(Path, valid)) & set(files)))  # the splitter's cut
     # fastai drops the training set's last incomplete batch: with fewer photos than `bs` nothing would be trained
     bs = max(1, min(bs, n_train))
     # an epoch of a batch or two would spend most of its time starting worker processes (about 0.8 s here): load in this one
     if n_train <= 2*bs: kwargs.setdefault('num_workers', 0)
-    return image_datablock(size, stats, files=files, valid_pct=valid_pct, seed=seed).dataloaders(path, bs=bs, **kwargs)
+    return image_datablock(size, stats, files=files, valid_pct=valid_pct, seed=seed, valid=valid).dataloaders(path, bs=bs, **kwargs)

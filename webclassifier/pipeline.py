@@ -14,8 +14,9 @@ from fastai.learner import Learner, load_learner
 from .download import atomic_write, sha256_file
 from .data import image_dataloaders, readable_images
 from .train import train_classifier, evaluate, arch_function, model_meta
-from .unsure import fit_detector, image_features
+from .unsure import fit_detector, features_and_probs
 from .twin import export_twin
+from .cv import cross_validate, cv_detector, cv_report
 
 # %% ../nbs/05_pipeline.ipynb #ce67147d
 def dataset_fingerprint(path:Path) -> str:
@@ -70,8 +71,9 @@ def log_run(card:dict, model:Path) -> Path:
 def check_outside(learn:Learner, folder:Path) -> dict:
     "How many of the photos in `folder` (of none of `learn`'s classes) its \"not sure\" check flags"
     files = readable_images(folder, report=lambda s: None) if Path(folder).is_dir() else []
-    flagged = int((~learn.unsure.is_sure(image_features(learn, files))).sum()) if files else 0
-    return dict(folder=str(folder), n=len(files), flagged=flagged)
+    if not files: return dict(folder=str(folder), n=0, flagged=0)
+    feats, probs = features_and_probs(learn, files)
+    return dict(folder=str(folder), n=len(files), flagged=int((~learn.unsure.is_sure(feats, probs.argmax(1))).sum()))
 
 # %% ../nbs/05_pipeline.ipynb #855b4b4c
 def train_and_export(data:Path,              # folder with one sub-folder of images per class
@@ -87,16 +89,22 @@ def train_and_export(data:Path,              # folder with one sub-folder of ima
                      lr:float=None,           # learning rate (default: fastai's; `learn.lr_find()` suggests one)
                      outside:Path=None,       # photos of none of the classes (the app's flagged/_none_of_these): how many "not sure" flags
                      log=print,               # where to report unreadable files
-                     progress:bool=True) -> Learner: # show fastai's progress bars?
+                     progress:bool=True,      # show fastai's progress bars?
+                     cv:int=0,                # first cross-validate with this many folds of near-copy groups: the honest estimate, and per-class "not sure" thresholds
+                     neighbours:int=1,        # the "not sure" check compares with this many-th nearest training photo
+                     per_class:bool=True) -> Learner: # with `cv`: a "not sure" threshold per class (else one for all)
     "Train on the photos in `data`, evaluate, fit the \"not sure\" check, export to `out` with its ONNX twin and card (in `learn.card`), log the run"
+    recipe = dict(arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed, lr=lr)
+    folds = cross_validate(data, cv, outside, log=log, **recipe) if cv else None
     start = time.time()
-    learn = train_classifier(data, arch, epochs, size, pretrained, bs, seed, lr, report=log, progress=progress)
+    learn = train_classifier(data, report=log, progress=progress, **recipe)
     seconds = round(time.time() - start, 1)
     metrics = evaluate(learn, report)
-    learn.unsure = fit_detector(learn, keep)
+    learn.unsure = cv_detector(learn, folds, keep, neighbours, per_class) if cv else fit_detector(learn, keep, neighbours)
     if outside: learn.unsure.calibration['outside'] = check_outside(learn, outside)
-    learn.train_info.update(keep=keep, lr=lr)
-    export_model(learn, out, metrics=metrics, training_seconds=seconds)
+    learn.train_info.update(keep=keep, lr=lr, cv=cv, neighbours=neighbours, **(dict(per_class=per_class) if cv else {}))
+    export_model(learn, out, metrics=metrics, training_seconds=seconds, **(dict(cross_validation=cv_report(folds, keep, neighbours, per_class)) if cv else {}))
+    if cv: atomic_write(Path(out).with_suffix('.cv.json'), json.dumps(dict(folds, data=str(data))).encode())  # every out-of-fold row
     learn.card = export_twin(out)
     log_run(learn.card, out)
     return learn

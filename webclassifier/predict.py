@@ -46,7 +46,7 @@ class Predictor:
         if not images: return []
         with torch.inference_mode():
             feats, logits = features_and_logits(self.model, self.batch(images))
-            probs, sure = F.softmax(logits, dim=1), self.detector.is_sure(feats)
+            probs, sure = F.softmax(logits, dim=1), self.detector.is_sure(feats, logits.argmax(1))
         return [answer(self.vocab, p.tolist(), bool(s)) for p, s in zip(probs, sure)]
 
 # %% ../nbs/06_predict.ipynb #f1bdfeac

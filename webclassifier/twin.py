@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from .download import atomic_write, sha256_file
-from .answers import answer, in_threads
+from .answers import answer, in_threads, threshold_for
 
 # %% ../nbs/06b_twin.ipynb #2a4e49bc
 RUNTIMES = ('fastai', 'onnx')  # the pickle run by fastai, or its twin run by ONNX Runtime
@@ -144,7 +144,7 @@ class TwinPredictor:
         if not images: return []
         logits, _, similarity = self.session.run(None, {'image': self.batch(images)})
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        sure = similarity >= self.threshold - SIMILARITY_SLACK
+        sure = similarity >= threshold_for(self.threshold, logits.argmax(axis=1)) - SIMILARITY_SLACK
         return [answer(self.vocab, p, s) for p, s in zip(e / e.sum(axis=1, keepdims=True), sure)]
 
 # %% ../nbs/06b_twin.ipynb #a9e73edf

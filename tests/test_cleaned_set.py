@@ -1,0 +1,17 @@
+"The committed cleaning decisions rebuild exactly the data set the shipped model was trained on (needs ../shared beside the repo, as CI has)"
+import json
+import pytest
+from servers import ROOT
+from webclassifier.clean import cleaned_copy, read_decisions
+from webclassifier.pipeline import dataset_fingerprint
+
+BEARS = ROOT.parent/'shared'/'data'/'bears'
+DECISIONS = ROOT/'cleaning'/'bears.csv'
+
+@pytest.mark.skipif(not BEARS.is_dir(), reason='the real photos are in ../shared (CI has them)')
+def test_decisions_rebuild_the_shipped_set(tmp_path):
+    card = json.loads((ROOT/'model_card.json').read_text())
+    entries = cleaned_copy(BEARS, DECISIONS, tmp_path/'bears-cleaned')
+    assert len(entries) == len(read_decisions(DECISIONS))
+    assert dataset_fingerprint(tmp_path/'bears-cleaned') == card['data_sha256']
+    assert {e['sha256'] for e in entries} == {r['sha256'] for r in read_decisions(DECISIONS)}

@@ -90,13 +90,24 @@ def test_huge_file_refused_before_sending(page, tmp_path):
     assert sum(page.ws_sent) - sent < 10_000
     assert 'teddy' in upload(page, SAMPLE/'teddy'/'00000016.jpg', '00000016.jpg').locator('.wc-label').inner_text()
 
+def jpeg_as_browser_sends(path, quality=90) -> bytes:
+    "`path` re-encoded as the app's browser side does (turned upright, JPEG at `quality`); sample photos are under its 1024 px, so not shrunk"
+    import io
+    from PIL import Image, ImageOps
+    buf = io.BytesIO(); ImageOps.exif_transpose(Image.open(path)).convert('RGB').save(buf, 'JPEG', quality=quality)
+    return buf.getvalue()
+
 def test_browser_shrunk_photos_answer_as_originals(page, tmp_path):
-    "Every sample photo, sent as the browser re-encodes it: the same label as the original file, probabilities within 5 points"
+    """Every sample photo, sent as the browser re-encodes it: the same label as the original file, and probabilities
+    within 5 points of the same re-encoding done on the server. (Not of the original: a photo the model is torn on,
+    black/00000128 at 58 % grizzly, moves 32 points under any JPEG re-encode, in the browser or in PIL alike.)"""
     from webclassifier.predict import Predictor, predict_named
     files = []
     for p in sorted(p for p in SAMPLE.glob('*/*') if p.suffix != '.csv'):  # names unique across classes
         files.append(tmp_path/f'{p.parent.name}-{p.name}'); shutil.copy(p, files[-1])
-    originals = {r['file']: r for r in predict_named(Predictor.load(ROOT/'export.pkl'), [(f.name, f) for f in files])}
+    predictor = Predictor.load(ROOT/'export.pkl')
+    originals = {r['file']: r for r in predict_named(predictor, [(f.name, f) for f in files])}
+    reencoded = {r['file']: r for r in predict_named(predictor, [(f.name, jpeg_as_browser_sends(f)) for f in files])}
     page.click('text=Clear results')
     page.wait_for_function("document.querySelectorAll('.wc-result').length == 0", timeout=30_000)
     with page.expect_file_chooser() as fc: page.click('.wc-upload')
@@ -107,5 +118,5 @@ def test_browser_shrunk_photos_answer_as_originals(page, tmp_path):
         shown = page.locator('.wc-result', has_text=name).first
         bars = dict(b.split() for b in shown.locator('.wc-bar').all_inner_texts())
         assert max(bars, key=lambda l: float(bars[l].rstrip('%'))) == res['label'], (name, res['label'], bars)
-        diffs += [abs(float(bars[l].rstrip('%'))/100 - p) for l, p in res['top']]
+        diffs += [abs(float(bars[l].rstrip('%'))/100 - p) for l, p in reencoded[name]['top']]
     assert max(diffs) <= 0.05, max(diffs)

@@ -100,7 +100,7 @@ def jpeg_as_browser_sends(path, quality=90) -> bytes:
 def test_browser_shrunk_photos_answer_as_originals(page, tmp_path):
     """Every sample photo, sent as the browser re-encodes it: the same label as the original file, and probabilities
     within 5 points of the same re-encoding done on the server. (Not of the original: a photo the model is torn on,
-    black/00000128 at 58 % grizzly, moves 32 points under any JPEG re-encode, in the browser or in PIL alike.)"""
+    black/00000128 at 58 % grizzly, moves 32 points when re-encoded as JPEG at quality 90, in the browser or in PIL alike.)"""
     from webclassifier.predict import Predictor, predict_named
     files = []
     for p in sorted(p for p in SAMPLE.glob('*/*') if p.suffix != '.csv'):  # names unique across classes

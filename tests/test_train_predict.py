@@ -104,3 +104,20 @@ def test_resnet18_without_weights_says_what_to_do(tmp_path):
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("train: resnet18's ImageNet weights could not be downloaded") and '--arch efficientnet_lite0' in last and '--no-pretrained' in last, res.stderr
     assert 'Traceback' not in res.stderr and not (tmp_path/'export.pkl').exists()
+
+def test_class_means_check_answers_alike_in_both_runtimes(tmp_path):
+    "--class-means: the \"not sure\" check compares with one mean per class, the card says so, and the ONNX twin answers as fastai does"
+    from webclassifier.answers import predict_named
+    from webclassifier.predict import Predictor
+    from webclassifier.twin import TwinPredictor
+    res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--epochs', 1, '--size', 64, '--bs', 8,  # ImageNet weights: a model
+              '--class-means', '--out', tmp_path/'export.pkl')                                             # from scratch has no features yet
+    assert res.returncode == 0, res.stderr
+    card = json.loads((tmp_path/'model_card.json').read_text())
+    assert card['class_means'] is True and 'nearest class mean' in card['unsure']['method']
+    fastai_side = Predictor.load(tmp_path/'export.pkl')
+    assert tuple(fastai_side.detector.train_feats.shape)[0] == 3 and fastai_side.detector.k == 1
+    named = [(p.name, p.read_bytes()) for p in sorted(SAMPLE.glob('*/*.jpg'))]
+    ours, theirs = predict_named(TwinPredictor.load(tmp_path/'export.pkl'), named), predict_named(fastai_side, named)
+    assert [(r['label'], r['sure']) for r in ours] == [(r['label'], r['sure']) for r in theirs]
+    assert any(r['sure'] for r in ours) and fastai_side.detector.threshold < 0.999  # real scores, not all alike

@@ -59,11 +59,12 @@ def train(data_dir:str,             # folder with one sub-folder of images per c
           outside:str=None,         # photos of none of the classes (e.g. flagged/_none_of_these): the card says how many "not sure" flags
           cv:int=0,                 # first cross-validate on this many folds of near-copy groups (5 is good; k times the training time): the honest estimate, and per-class "not sure" thresholds
           neighbours:int=1,         # the "not sure" check compares with the k-th nearest training photo, k = this
-          per_class:bool=True):     # with --cv: a "not sure" threshold per class (--no-per-class: one for all)
+          per_class:bool=True,      # with --cv: a "not sure" threshold per class (--no-per-class: one for all)
+          class_means:bool=False):  # the "not sure" check compares with the nearest class mean, not each training photo (steadier on photos from elsewhere)
     "Fine-tune a classifier on DATA_DIR, evaluate it, calibrate its \"not sure\" check, export it and log the run"
     from webclassifier.pipeline import train_and_export
     from webclassifier.train import WeightsUnavailable
-    try: card = train_and_export(data_dir, out, arch, epochs, size, pretrained, bs, seed, keep, report, lr, outside, log=log, cv=cv, neighbours=neighbours, per_class=per_class).card
+    try: card = train_and_export(data_dir, out, arch, epochs, size, pretrained, bs, seed, keep, report, lr, outside, log=log, cv=cv, neighbours=neighbours, per_class=per_class, class_means=class_means).card
     except (WeightsUnavailable, ValueError) as e: raise SystemExit(f'train: {e}')
     metrics = card['metrics']
     if cv:

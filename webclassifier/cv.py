@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['MAX_K', 'near_copy_groups', 'group_folds', 'nearest_similarities', 'fold_rows', 'cross_validate', 'predicted',
-           'cv_accuracy', 'class_thresholds', 'is_sure', 'cross_fitted_unsure', 'cv_report', 'cv_detector', 'cv_line']
+           'cv_accuracy', 'row_scores', 'class_thresholds', 'is_sure', 'cross_fitted_unsure', 'cv_report',
+           'cv_detector', 'cv_line']
 
 # %% ../nbs/04b_cv.ipynb #dd9c07cf
 import random, time
@@ -13,7 +14,8 @@ from pathlib import Path
 import numpy as np, torch
 from .data import NEAR_COPY_BITS, perceptual_hashes, near_duplicates, readable_images
 from .train import train_classifier
-from .unsure import features_and_probs, image_features, keep_threshold, NearestNeighbourDetector
+from .unsure import features_and_probs, image_features, keep_threshold, NearestNeighbourDetector, class_means, detector_bank, bank_method
+from fastai.data.transforms import parent_label
 
 # %% ../nbs/04b_cv.ipynb #e4b1a7f3
 def near_copy_groups(files:list, max_distance:int=NEAR_COPY_BITS) -> list:
@@ -51,12 +53,15 @@ def nearest_similarities(feats:torch.Tensor, bank:torch.Tensor, n:int=MAX_K) -> 
 
 # %% ../nbs/04b_cv.ipynb #fcf70956
 def fold_rows(learn, items:list, fold:int, tta:bool=False) -> list:
-    "One dict per photo of `items`: the fold's model's probabilities (and with `tta`, test-time-augmented ones) and its nearest similarities to the fold's training photos"
+    "One dict per photo of `items`: the fold's model's probabilities (and with `tta`, test-time-augmented ones), its nearest similarities to the fold's training photos and to their nearest class mean"
     feats, probs = features_and_probs(learn, items)
-    sims = nearest_similarities(feats, image_features(learn, list(learn.dls.train_ds.items)))
+    train = list(learn.dls.train_ds.items)
+    bank = image_features(learn, train)
+    sims = nearest_similarities(feats, bank)
+    to_mean = nearest_similarities(feats, class_means(bank, [parent_label(f) for f in train], list(learn.dls.vocab)), 1)[:, 0]
     tta_probs = learn.tta(dl=learn.dls.test_dl(items, bs=64))[0] if tta else probs  # fastai's test-time augmentation
-    return [dict(file=str(fn), fold=fold, probs=p.numpy().round(6).tolist(), similarities=s.round(6).tolist(),
-                 **(dict(tta_probs=t.numpy().round(6).tolist()) if tta else {})) for fn, p, s, t in zip(items, probs, sims, tta_probs)]
+    return [dict(file=str(fn), fold=fold, probs=p.numpy().round(6).tolist(), similarities=s.round(6).tolist(), mean_similarity=round(float(m), 6),
+                 **(dict(tta_probs=t.numpy().round(6).tolist()) if tta else {})) for fn, p, s, m, t in zip(items, probs, sims, to_mean, tta_probs)]
 
 # %% ../nbs/04b_cv.ipynb #a80105bf
 def cross_validate(data:Path,            # folder with one sub-folder of images per class
@@ -98,54 +103,58 @@ def cv_accuracy(cv:dict, tta:bool=False) -> dict:
                 recall={c: round(float(right[np.array(labels) == c].mean()), 4) for c in cv['vocab'] if c in labels})
 
 # %% ../nbs/04b_cv.ipynb #39be4f14
-def class_thresholds(rows:list, vocab:list, keep:float=0.97, k:int=1, per_class:bool=True) -> list:
-    "A threshold per class (in `vocab`'s order) that keeps the share `keep` of `rows`' photos of that class, by similarity to their `k`-th nearest training photo; one for all if not `per_class`"
-    scores, labels = np.array([r['similarities'][k-1] for r in rows]), np.array([r['label'] for r in rows])
+def row_scores(rows:list, k:int=1, means:bool=False) -> np.ndarray:
+    "Each row's similarity to its `k`-th nearest training photo, or with `means` to the nearest class mean"
+    return np.array([r['mean_similarity'] if means else r['similarities'][k-1] for r in rows])
+
+def class_thresholds(rows:list, vocab:list, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False) -> list:
+    "A threshold per class (in `vocab`'s order) that keeps the share `keep` of `rows`' photos of that class, by `row_scores`; one for all if not `per_class`"
+    scores, labels = row_scores(rows, k, means), np.array([r['label'] for r in rows])
     if not per_class: return [keep_threshold(scores, keep)]*len(vocab)
     return [keep_threshold(scores[labels == c], keep) if (labels == c).any() else keep_threshold(scores, keep) for c in vocab]
 
 # %% ../nbs/04b_cv.ipynb #958ef2ec
-def is_sure(rows:list, vocab:list, thresholds:list, k:int=1) -> np.ndarray:
+def is_sure(rows:list, vocab:list, thresholds:list, k:int=1, means:bool=False) -> np.ndarray:
     "Whether each of `rows` clears the threshold of the class it is predicted to be"
     preds = [vocab.index(c) for c in predicted(rows, vocab)]
-    return np.array([r['similarities'][k-1] for r in rows]) >= np.array(thresholds)[preds]
+    return row_scores(rows, k, means) >= np.array(thresholds)[preds]
 
 # %% ../nbs/04b_cv.ipynb #e1928d7b
-def cross_fitted_unsure(cv:dict, keep:float=0.97, k:int=1, per_class:bool=True) -> dict:
+def cross_fitted_unsure(cv:dict, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False) -> dict:
     "How the \"not sure\" check does on new photos: each fold judged by thresholds calibrated on the other folds' out-of-fold similarities"
     vocab, kept, flagged, sure_right = cv['vocab'], [], [], []
     for fold in range(cv['k']):
         calib = [p for p in cv['photos'] if p['fold'] != fold]
         mine, theirs = [p for p in cv['photos'] if p['fold'] == fold], [o for o in cv['outside'] if o['fold'] == fold]
-        thresholds = class_thresholds(calib, vocab, keep, k, per_class)
-        sure = is_sure(mine, vocab, thresholds, k)
+        thresholds = class_thresholds(calib, vocab, keep, k, per_class, means)
+        sure = is_sure(mine, vocab, thresholds, k, means)
         kept += [(p['label'], s) for p, s in zip(mine, sure)]
         sure_right += [p['label'] == c for p, c, s in zip(mine, predicted(mine, vocab), sure) if s]
-        if theirs: flagged += list(~is_sure(theirs, vocab, thresholds, k))
-    return dict(keep=keep, k=k, per_class=per_class, kept=round(float(np.mean([s for _, s in kept])), 4),
+        if theirs: flagged += list(~is_sure(theirs, vocab, thresholds, k, means))
+    return dict(keep=keep, k=k, per_class=per_class, means=means, kept=round(float(np.mean([s for _, s in kept])), 4),
                 kept_by_class={c: round(float(np.mean([s for l, s in kept if l == c])), 4) for c in vocab if any(l == c for l, _ in kept)},
                 flagged=round(float(np.mean(flagged)), 4) if flagged else None, n_outside=len(flagged) // cv['k'],
                 accuracy_when_sure=round(float(np.mean(sure_right)), 4) if sure_right else None)
 
 # %% ../nbs/04b_cv.ipynb #3dbf3c55
-def cv_report(cv:dict, keep:float=0.97, k:int=1, per_class:bool=True) -> dict:
+def cv_report(cv:dict, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False) -> dict:
     "The cross-validated figures: accuracy, and the cross-fitted \"not sure\" check; with the thresholds calibrated on every fold"
     return dict(k_folds=cv['k'], n_groups=len({p['group'] for p in cv['photos']}), **cv_accuracy(cv),
-                unsure=cross_fitted_unsure(cv, keep, k, per_class),
-                thresholds=dict(zip(cv['vocab'], map(lambda t: round(t, 4), class_thresholds(cv['photos'], cv['vocab'], keep, k, per_class)))),
+                unsure=cross_fitted_unsure(cv, keep, k, per_class, means),
+                thresholds=dict(zip(cv['vocab'], map(lambda t: round(t, 4), class_thresholds(cv['photos'], cv['vocab'], keep, k, per_class, means)))),
                 training_seconds=round(sum(r['seconds'] for r in cv['folds']), 1))
 
 # %% ../nbs/04b_cv.ipynb #27278b95
-def cv_detector(learn, cv:dict, keep:float=0.97, k:int=1, per_class:bool=True) -> NearestNeighbourDetector:
-    "A `NearestNeighbourDetector` for `learn` with the thresholds calibrated on the out-of-fold similarities of `cv` (one per class if `per_class`)"
+def cv_detector(learn, cv:dict, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False) -> NearestNeighbourDetector:
+    "A `NearestNeighbourDetector` for `learn` (on its training photos, or with `means` their class means) with the thresholds calibrated on the out-of-fold similarities of `cv` (one per class if `per_class`)"
     if list(learn.dls.vocab) != cv['vocab']: raise ValueError(f"the cross-validation's classes {cv['vocab']} are not the model's {list(learn.dls.vocab)}")
-    train_items, estimate = list(learn.dls.train_ds.items), cross_fitted_unsure(cv, keep, k, per_class)
-    thresholds = class_thresholds(cv['photos'], cv['vocab'], keep, k, per_class)
-    calibration = dict(method=f'cosine similarity to the k-th nearest training photo in penultimate-layer features (k={k}), '
+    train_items, estimate = list(learn.dls.train_ds.items), cross_fitted_unsure(cv, keep, k, per_class, means)
+    thresholds = class_thresholds(cv['photos'], cv['vocab'], keep, k, per_class, means)
+    calibration = dict(method=f"{bank_method(means, k)}, "
                               f"{'a threshold per predicted class' if per_class else 'one threshold'}, calibrated on {cv['k']}-fold out-of-fold similarities",
                        threshold=[round(t, 4) for t in thresholds] if per_class else round(thresholds[0], 4), target_keep=keep,
                        n_train=len(train_items), n_calibration=len(cv['photos']), cross_fitted=estimate)
-    return NearestNeighbourDetector(image_features(learn, train_items), thresholds if per_class else thresholds[0], k, calibration)
+    return NearestNeighbourDetector(detector_bank(learn, means), thresholds if per_class else thresholds[0], 1 if means else k, calibration)
 
 # %% ../nbs/04b_cv.ipynb #fefce880
 def cv_line(report:dict) -> str:

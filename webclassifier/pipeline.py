@@ -92,7 +92,8 @@ def train_and_export(data:Path,              # folder with one sub-folder of ima
                      progress:bool=True,      # show fastai's progress bars?
                      cv:int=0,                # first cross-validate with this many folds of near-copy groups: the honest estimate, and per-class "not sure" thresholds
                      neighbours:int=1,        # the "not sure" check compares with this many-th nearest training photo
-                     per_class:bool=True) -> Learner: # with `cv`: a "not sure" threshold per class (else one for all)
+                     per_class:bool=True,     # with `cv`: a "not sure" threshold per class (else one for all)
+                     class_means:bool=False) -> Learner: # the "not sure" check compares with the nearest class mean instead of each training photo
     "Train on the photos in `data`, evaluate, fit the \"not sure\" check, export to `out` with its ONNX twin and card (in `learn.card`), log the run"
     recipe = dict(arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed, lr=lr)
     folds = cross_validate(data, cv, outside, log=log, **recipe) if cv else None
@@ -100,10 +101,10 @@ def train_and_export(data:Path,              # folder with one sub-folder of ima
     learn = train_classifier(data, report=log, progress=progress, **recipe)
     seconds = round(time.time() - start, 1)
     metrics = evaluate(learn, report)
-    learn.unsure = cv_detector(learn, folds, keep, neighbours, per_class) if cv else fit_detector(learn, keep, neighbours)
+    learn.unsure = cv_detector(learn, folds, keep, neighbours, per_class, class_means) if cv else fit_detector(learn, keep, neighbours, means=class_means)
     if outside: learn.unsure.calibration['outside'] = check_outside(learn, outside)
-    learn.train_info.update(keep=keep, lr=lr, cv=cv, neighbours=neighbours, **(dict(per_class=per_class) if cv else {}))
-    export_model(learn, out, metrics=metrics, training_seconds=seconds, **(dict(cross_validation=cv_report(folds, keep, neighbours, per_class)) if cv else {}))
+    learn.train_info.update(keep=keep, lr=lr, cv=cv, neighbours=neighbours, class_means=class_means, **(dict(per_class=per_class) if cv else {}))
+    export_model(learn, out, metrics=metrics, training_seconds=seconds, **(dict(cross_validation=cv_report(folds, keep, neighbours, per_class, class_means)) if cv else {}))
     if cv: atomic_write(Path(out).with_suffix('.cv.json'), json.dumps(dict(folds, data=str(data))).encode())  # every out-of-fold row
     learn.card = export_twin(out)
     log_run(learn.card, out)

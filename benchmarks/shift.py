@@ -1,0 +1,181 @@
+"""Photos from elsewhere, mimicked: cross-validation that holds out whole visual clusters, and which "not sure" score survives it.
+
+    .venv/bin/python benchmarks/shift.py run NAME DATA --folds clusters|groups [--k 5]   (trains k models: ~6 min each here)
+    .venv/bin/python benchmarks/shift.py compare                                         (every saved run, and the shipped calibration)
+
+A scrape made by somebody else holds kinds of photo the training scrape lacks (the reviewer of issue 12 measured new
+teddies landing far from every training teddy). Near-copy groups (`--folds groups`, as `webclassifier train --cv`
+uses) keep copies apart but still validate on photos of the kinds the model trained on. `--folds clusters` clusters
+each class in the ImageNet backbone's features (before any fine-tuning) and validates each fold on whole clusters,
+so each model meets kinds of photo it never saw: a harsher stand-in for a scrape from elsewhere.
+
+For every held-out photo and every photo of the out-of-class set (benchmarks/ood_set.py), each fold's model records
+four "looks like the training photos" scores against that fold's training photos: cosine similarity to the nearest
+one (`nearest`, what the app uses), the mean of the 5 nearest (`mean5`), cosine similarity to the predicted class's
+mean feature (`centroid`) or to the nearest class mean (`nearest_centroid`: the app's check with the class means as its
+bank), and the negative Mahalanobis distance to the predicted class's mean with one shrunk covariance (`mahalanobis`).
+The features themselves go to data/shift/NAME-foldN.pt (not committed), for scores not thought of yet.
+`compare` prints, for each score, the cross-fitted "not sure" check (each fold judged by a threshold calibrated on
+the other folds). Then it takes the shipped model's own cross-validation (export.cv.json, near-copy-group folds, made
+by `webclassifier train --cv 5`), calibrates on it as `train` does, and judges the held-out clusters and the
+out-of-class set: how a threshold calibrated the shipped way does on kinds of photo it never saw.
+"""
+import argparse, json, sys, tempfile, time
+from pathlib import Path
+import numpy as np, torch
+import torch.nn.functional as F
+ROOT = Path(__file__).parent.parent
+OUT = ROOT/'benchmarks'/'out'/'shift'
+FEATS = ROOT/'data'/'shift'
+sys.path.insert(0, str(Path(__file__).parent))
+SCORES = ('nearest', 'mean5', 'centroid', 'nearest_centroid', 'mahalanobis')
+
+def backbone_features(files:list, arch:str, data:Path, size:int=224) -> torch.Tensor:
+    "L2-normalised average-pooled features of the ImageNet backbone `arch` (not fine-tuned) for `files`"
+    from webclassifier.data import image_dataloaders
+    from webclassifier.train import make_learner, arch_function
+    from fastai.vision.all import model_meta
+    dls = image_dataloaders(data, size=size, stats=model_meta[arch_function(arch)]['stats'], bs=32, report=lambda s: None)
+    body = make_learner(dls, arch).model[0].eval()
+    with torch.inference_mode():
+        return F.normalize(torch.cat([body(b[0]).mean((2, 3)) for b in dls.test_dl(files, bs=64)]), dim=1)
+
+def kmeans(x:torch.Tensor, n:int, seed:int=42, restarts:int=10, steps:int=50) -> np.ndarray:
+    "Cluster of each row of `x` by k-means (cosine, `n` clusters), the best of `restarts` starts"
+    gen, best = torch.Generator().manual_seed(seed), None
+    for _ in range(restarts):
+        centres = x[torch.randperm(len(x), generator=gen)[:n]]
+        for _ in range(steps):
+            assign = (x @ centres.T).argmax(1)
+            centres = torch.stack([F.normalize(x[assign == c].mean(0), dim=0) if (assign == c).any() else centres[c] for c in range(n)])
+        fit = (x @ centres.T).max(1).values.sum().item()
+        if best is None or fit > best[0]: best = (fit, assign.numpy())
+    return best[1]
+
+def cluster_groups(files:list, labels:list, arch:str, data:Path, per_class:int) -> list:
+    "A group per visual cluster: each class split by `kmeans` into `per_class` clusters; near-copies join their first member's cluster"
+    from webclassifier.cv import near_copy_groups
+    feats, groups = backbone_features(files, arch, data), [None]*len(files)
+    for n, c in enumerate(sorted(set(labels))):
+        idx = [i for i, l in enumerate(labels) if l == c]
+        for i, a in zip(idx, kmeans(feats[idx], per_class)): groups[i] = n*per_class + int(a)
+    first = {}
+    for i, g in enumerate(near_copy_groups(files)): groups[i] = groups[first.setdefault(g, i)]
+    return groups
+
+def fold_scores(learn, items:list) -> tuple:
+    "Probabilities of `items` and their four scores against the fold's training photos (see the module's docstring)"
+    from webclassifier.unsure import features_and_probs
+    train = list(learn.dls.train_ds.items)
+    bank, _ = features_and_probs(learn, train)
+    feats, probs = features_and_probs(learn, items)
+    vocab, train_labels = list(learn.dls.vocab), [Path(f).parent.name for f in train]
+    ti = torch.tensor([vocab.index(l) for l in train_labels])
+    means = torch.stack([bank[ti == c].mean(0) for c in range(len(vocab))])
+    centred = bank - means[ti]
+    cov = centred.T @ centred / len(bank)
+    cov = 0.5*cov + 0.5*cov.trace()/cov.shape[0]*torch.eye(cov.shape[0])  # shrunk: 330 photos cannot fill a 512-dim covariance
+    prec, pred = torch.linalg.inv(cov), probs.argmax(1)
+    diff = feats - means[pred]
+    sims = (feats @ bank.T).topk(5, dim=1).values
+    to_means = feats @ F.normalize(means, dim=1).T
+    scores = dict(nearest=sims[:, 0], mean5=sims.mean(1), centroid=to_means.gather(1, pred[:, None])[:, 0], nearest_centroid=to_means.max(1).values,
+                  mahalanobis=-((diff @ prec) * diff).sum(1))
+    return probs, [{s: round(float(scores[s][i]), 6) for s in SCORES} for i in range(len(items))], feats, bank, ti
+
+def run(name:str, data:Path, folds:str, k:int, per_class:int, **recipe):
+    "Cross-validate `recipe` on `data` by `folds` (near-copy `groups` or visual `clusters`) and save every held-out row to OUT/NAME.json"
+    from cv import write_ood
+    from webclassifier.cv import group_folds, near_copy_groups
+    from webclassifier.data import readable_images
+    from webclassifier.train import train_classifier
+    OUT.mkdir(parents=True, exist_ok=True)
+    files = readable_images(data, report=print)
+    labels = [f.parent.name for f in files]
+    groups = cluster_groups(files, labels, recipe['arch'], data, per_class) if folds == 'clusters' else near_copy_groups(files)
+    fold_of = group_folds(labels, groups, k, recipe.get('seed', 42))
+    photos, outside, runs = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        others = readable_images(write_ood(Path(tmp)), report=print)
+        for fold in range(k):
+            valid = [f for f, fo in zip(files, fold_of) if fo == fold]
+            start = time.time()
+            learn = train_classifier(data, valid=valid, report=lambda s: None, progress=False, **recipe)
+            runs.append(dict(fold=fold, n_train=len(learn.dls.train_ds), n_valid=len(valid), seconds=round(time.time() - start, 1)))
+            print(f'fold {fold + 1}/{k}: trained on {runs[-1]["n_train"]} photos in {runs[-1]["seconds"]} s', flush=True)
+            probs, scores, feats, bank, bank_labels = fold_scores(learn, valid)
+            ood_probs, ood_scores, ood_feats, _, _ = fold_scores(learn, others)
+            FEATS.mkdir(parents=True, exist_ok=True)
+            torch.save(dict(valid=feats, valid_files=[str(f) for f in valid], bank=bank, bank_labels=bank_labels, outside=ood_feats), FEATS/f'{name}-fold{fold}.pt')
+            photos += [dict(file=f.relative_to(data).as_posix(), label=f.parent.name, group=groups[files.index(f)], fold=fold,
+                            probs=p.numpy().round(6).tolist(), scores=s) for f, p, s in zip(valid, probs, scores)]
+            outside += [dict(file=f.name, fold=fold, probs=p.numpy().round(6).tolist(), scores=s) for f, p, s in zip(others, ood_probs, ood_scores)]
+    result = dict(name=name, data=str(data), folds=folds, k=k, per_class=per_class, recipe=recipe, vocab=list(learn.dls.vocab),
+                  runs=runs, photos=photos, outside=outside)
+    (OUT/f'{name}.json').write_text(json.dumps(result))
+    print(f'saved {OUT/name}.json')
+
+def accuracy(rows:list, vocab:list) -> tuple:
+    "Share of `rows` named right, overall and per class"
+    right = np.array([vocab[int(np.argmax(r['probs']))] == r['label'] for r in rows])
+    labels = np.array([r['label'] for r in rows])
+    return right.mean(), {c: round(float(right[labels == c].mean()), 3) for c in vocab}
+
+def threshold(rows:list, score:str, keep:float) -> float:
+    "The score that keeps the share `keep` of `rows`"
+    from webclassifier.unsure import keep_threshold
+    return keep_threshold(np.array([r['scores'][score] for r in rows]), keep)
+
+def judged(rows:list, others:list, score:str, t:float) -> tuple:
+    "Whether each in-class row is kept, with its label; whether each out-of-class row is flagged"
+    return [(r['label'], r['scores'][score] >= t) for r in rows], [o['scores'][score] < t for o in others]
+
+def summary(kept:list, flagged:list, vocab:list) -> str:
+    "Kept overall and per class, and flagged"
+    by = {c: f"{np.mean([s for l, s in kept if l == c]):.1%}" for c in vocab}
+    return f"kept {np.mean([s for _, s in kept]):.2%} {by}, flagged {np.mean(flagged):.2%}"
+
+def cross_fitted(cv:dict, score:str, keep:float) -> tuple:
+    "Each fold judged by a threshold calibrated on the other folds' held-out photos"
+    kept, flagged = [], []
+    for fold in range(cv['k']):
+        t = threshold([p for p in cv['photos'] if p['fold'] != fold], score, keep)
+        k, f = judged([p for p in cv['photos'] if p['fold'] == fold], [o for o in cv['outside'] if o['fold'] == fold], score, t)
+        kept += k; flagged += f
+    return kept, flagged
+
+def compare():
+    "A block per saved run: accuracy, and for each score the cross-fitted check; then calibrated as shipped, judged on held-out clusters"
+    runs = {json.loads(fn.read_text())['folds']: json.loads(fn.read_text()) for fn in sorted(OUT.glob('*.json'))}
+    for folds, cv in runs.items():
+        acc, by = accuracy(cv['photos'], cv['vocab'])
+        print(f"\n{cv['name']}: {cv['recipe']} on {cv['data']}, {cv['k']} folds of {folds}"
+              f"{' (' + str(cv['per_class']) + ' visual clusters per class)' if folds == 'clusters' else ''}, {len(cv['photos'])} photos, "
+              f"{len(cv['outside']) // cv['k']} out-of-class; training {sum(r['seconds'] for r in cv['runs'])/60:.1f} min")
+        print(f"  accuracy {acc:.2%} ({sum(np.argmax(p['probs']) != cv['vocab'].index(p['label']) for p in cv['photos'])} wrong) {by}")
+        for keep in (0.97, 0.98, 0.99):
+            for score in SCORES:
+                print(f"  cross-fitted, keep {keep}, {score:<16}: {summary(*cross_fitted(cv, score, keep), cv['vocab'])}")
+    shipped = ROOT/'export.cv.json'  # the shipped model's own cross-validation, by near-copy groups
+    rows = json.loads(shipped.read_text())['photos'] if shipped.exists() else []
+    if 'clusters' in runs and rows and 'mean_similarity' in rows[0]:
+        c = runs['clusters']
+        print(f"\ncalibrated the shipped way (on the {len(rows)} out-of-fold rows of export.cv.json, near-copy-group folds), judged on the held-out clusters and the out-of-class set")
+        for keep in (0.97, 0.98, 0.99):
+            for score, key in (('nearest', lambda r: r['similarities'][0]), ('nearest_centroid', lambda r: r['mean_similarity'])):
+                t = threshold([dict(scores={score: key(r)}) for r in rows], score, keep)
+                print(f"  keep {keep}, {score:<16} (threshold {t:.3f}): {summary(*judged(c['photos'], c['outside'], score, t), c['vocab'])}")
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='command', required=True)
+    r = sub.add_parser('run')
+    r.add_argument('name'); r.add_argument('data', type=Path)
+    r.add_argument('--folds', choices=('groups', 'clusters'), required=True)
+    r.add_argument('--per-class', type=int, default=6, help='visual clusters per class (with --folds clusters)')
+    r.add_argument('--arch', default='efficientnet_lite0'); r.add_argument('--epochs', type=int, default=4)
+    r.add_argument('--size', type=int, default=224); r.add_argument('--k', type=int, default=5)
+    sub.add_parser('compare')
+    args = parser.parse_args()
+    if args.command == 'run': run(args.name, args.data, args.folds, args.k, args.per_class, arch=args.arch, epochs=args.epochs, size=args.size)
+    else: compare()

@@ -162,4 +162,4 @@ def cv_line(report:dict) -> str:
     u = report['unsure']
     flagged = f", flags {u['flagged']:.1%} of {u['n_outside']} photos of none of the classes" if u['flagged'] is not None else ''
     return (f"cross-validated on {report['k_folds']} folds of near-copy groups ({report['n']} photos): accuracy {report['accuracy']:.1%} "
-            f"({report['wrong']} wrong); \"not sure\" keeps {u['kept']:.1%} of new in-class photos (asked: {u['keep']:.0%}){flagged}")
+            f"({report['wrong']} wrong); \"not sure\" keeps {u['kept']:.1%} of new in-class photos (asked: {u['keep']*100:g}%){flagged}")

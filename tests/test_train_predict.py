@@ -118,6 +118,14 @@ def test_class_means_check_answers_alike_in_both_runtimes(tmp_path):
     fastai_side = Predictor.load(tmp_path/'export.pkl')
     assert tuple(fastai_side.detector.train_feats.shape)[0] == 3 and fastai_side.detector.k == 1
     named = [(p.name, p.read_bytes()) for p in sorted(SAMPLE.glob('*/*.jpg'))]
-    ours, theirs = predict_named(TwinPredictor.load(tmp_path/'export.pkl'), named), predict_named(fastai_side, named)
-    assert [(r['label'], r['sure']) for r in ours] == [(r['label'], r['sure']) for r in theirs]
+    twin = TwinPredictor.load(tmp_path/'export.pkl')
+    ours, theirs = predict_named(twin, named), predict_named(fastai_side, named)
+    assert [r['label'] for r in ours] == [r['label'] for r in theirs]
+    import io, numpy as np
+    from PIL import Image
+    from webclassifier.twin import SIMILARITY_SLACK
+    sims = twin.session.run(None, {'image': twin.batch([Image.open(io.BytesIO(b)) for _, b in named])})[2]
+    clear = np.abs(sims - twin.threshold) > SIMILARITY_SLACK  # a calibration photo sits on the threshold itself: either answer is right there
+    assert clear.sum() >= len(named) - 2, sims
+    assert [r['sure'] for r, c in zip(ours, clear) if c] == [r['sure'] for r, c in zip(theirs, clear) if c]
     assert any(r['sure'] for r in ours) and fastai_side.detector.threshold < 0.999  # real scores, not all alike

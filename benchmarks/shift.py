@@ -1,6 +1,6 @@
 """Photos from elsewhere, mimicked: cross-validation that holds out whole visual clusters, and which "not sure" score survives it.
 
-    .venv/bin/python benchmarks/shift.py run NAME DATA --folds clusters|groups [--k 5]   (trains k models: ~6 min each here)
+    .venv/bin/python benchmarks/shift.py run NAME DATA --folds clusters|groups [--k 5]   (trains k models: ~5 min each here)
     .venv/bin/python benchmarks/shift.py compare                                         (every saved run, and the shipped calibration)
 
 A scrape made by somebody else holds kinds of photo the training scrape lacks (the reviewer of issue 12 measured new
@@ -10,13 +10,14 @@ each class in the ImageNet backbone's features (before any fine-tuning) and vali
 so each model meets kinds of photo it never saw: a harsher stand-in for a scrape from elsewhere.
 
 For every held-out photo and every photo of the out-of-class set (benchmarks/ood_set.py), each fold's model records
-four "looks like the training photos" scores against that fold's training photos: cosine similarity to the nearest
+five "looks like the training photos" scores against that fold's training photos: cosine similarity to the nearest
 one (`nearest`, what the app uses), the mean of the 5 nearest (`mean5`), cosine similarity to the predicted class's
 mean feature (`centroid`) or to the nearest class mean (`nearest_centroid`: the app's check with the class means as its
 bank), and the negative Mahalanobis distance to the predicted class's mean with one shrunk covariance (`mahalanobis`).
 The features themselves go to data/shift/NAME-foldN.pt (not committed), for scores not thought of yet.
 `compare` prints, for each score, the cross-fitted "not sure" check (each fold judged by a threshold calibrated on
-the other folds). Then it takes the shipped model's own cross-validation (export.cv.json, near-copy-group folds, made
+the other folds), and pooled over the folds: AUROC, and the share flagged at a fixed share kept (with the classifier's
+top probability as a baseline). Then it takes the shipped model's own cross-validation (export.cv.json, near-copy-group folds, made
 by `webclassifier train --cv 5`), calibrates on it as `train` does, and judges the held-out clusters and the
 out-of-class set: how a threshold calibrated the shipped way does on kinds of photo it never saw.
 """
@@ -63,25 +64,29 @@ def cluster_groups(files:list, labels:list, arch:str, data:Path, per_class:int) 
     for i, g in enumerate(near_copy_groups(files)): groups[i] = groups[first.setdefault(g, i)]
     return groups
 
-def fold_scores(learn, items:list) -> tuple:
-    "Probabilities of `items` and their four scores against the fold's training photos (see the module's docstring)"
-    from webclassifier.unsure import features_and_probs
-    train = list(learn.dls.train_ds.items)
-    bank, _ = features_and_probs(learn, train)
+def fold_bank(learn) -> tuple:
+    "Features of the fold's training photos, and the class index of each"
+    from fastai.data.transforms import parent_label
+    from webclassifier.unsure import image_features
+    train, vocab = list(learn.dls.train_ds.items), list(learn.dls.vocab)
+    return image_features(learn, train), torch.tensor([vocab.index(parent_label(f)) for f in train])
+
+def fold_scores(learn, items:list, bank:torch.Tensor, ti:torch.Tensor) -> tuple:
+    "Probabilities and features of `items`, and their five scores against the fold's training photos `bank` of classes `ti` (see the module's docstring)"
+    from webclassifier.unsure import features_and_probs, class_means
     feats, probs = features_and_probs(learn, items)
-    vocab, train_labels = list(learn.dls.vocab), [Path(f).parent.name for f in train]
-    ti = torch.tensor([vocab.index(l) for l in train_labels])
-    means = torch.stack([bank[ti == c].mean(0) for c in range(len(vocab))])
+    vocab = list(learn.dls.vocab)
+    means = torch.stack([bank[ti == c].mean(0) for c in range(len(vocab))])  # unnormalised: the Mahalanobis distance needs them
     centred = bank - means[ti]
     cov = centred.T @ centred / len(bank)
     cov = 0.5*cov + 0.5*cov.trace()/cov.shape[0]*torch.eye(cov.shape[0])  # shrunk: 330 photos cannot fill a 512-dim covariance
     prec, pred = torch.linalg.inv(cov), probs.argmax(1)
     diff = feats - means[pred]
     sims = (feats @ bank.T).topk(5, dim=1).values
-    to_means = feats @ F.normalize(means, dim=1).T
+    to_means = feats @ class_means(bank, [vocab[i] for i in ti], vocab).T  # the app's bank with --class-means
     scores = dict(nearest=sims[:, 0], mean5=sims.mean(1), centroid=to_means.gather(1, pred[:, None])[:, 0], nearest_centroid=to_means.max(1).values,
                   mahalanobis=-((diff @ prec) * diff).sum(1))
-    return probs, [{s: round(float(scores[s][i]), 6) for s in SCORES} for i in range(len(items))], feats, bank, ti
+    return probs, [{s: round(float(scores[s][i]), 6) for s in SCORES} for i in range(len(items))], feats
 
 def run(name:str, data:Path, folds:str, k:int, per_class:int, **recipe):
     "Cross-validate `recipe` on `data` by `folds` (near-copy `groups` or visual `clusters`) and save every held-out row to OUT/NAME.json"
@@ -103,10 +108,11 @@ def run(name:str, data:Path, folds:str, k:int, per_class:int, **recipe):
             learn = train_classifier(data, valid=valid, report=lambda s: None, progress=False, **recipe)
             runs.append(dict(fold=fold, n_train=len(learn.dls.train_ds), n_valid=len(valid), seconds=round(time.time() - start, 1)))
             print(f'fold {fold + 1}/{k}: trained on {runs[-1]["n_train"]} photos in {runs[-1]["seconds"]} s', flush=True)
-            probs, scores, feats, bank, bank_labels = fold_scores(learn, valid)
-            ood_probs, ood_scores, ood_feats, _, _ = fold_scores(learn, others)
+            bank, ti = fold_bank(learn)
+            probs, scores, feats = fold_scores(learn, valid, bank, ti)
+            ood_probs, ood_scores, ood_feats = fold_scores(learn, others, bank, ti)
             FEATS.mkdir(parents=True, exist_ok=True)
-            torch.save(dict(valid=feats, valid_files=[str(f) for f in valid], bank=bank, bank_labels=bank_labels, outside=ood_feats), FEATS/f'{name}-fold{fold}.pt')
+            torch.save(dict(valid=feats, valid_files=[str(f) for f in valid], bank=bank, bank_labels=ti, outside=ood_feats), FEATS/f'{name}-fold{fold}.pt')
             photos += [dict(file=f.relative_to(data).as_posix(), label=f.parent.name, group=groups[files.index(f)], fold=fold,
                             probs=p.numpy().round(6).tolist(), scores=s) for f, p, s in zip(valid, probs, scores)]
             outside += [dict(file=f.name, fold=fold, probs=p.numpy().round(6).tolist(), scores=s) for f, p, s in zip(others, ood_probs, ood_scores)]
@@ -144,6 +150,13 @@ def cross_fitted(cv:dict, score:str, keep:float) -> tuple:
         kept += k; flagged += f
     return kept, flagged
 
+def pooled(cv:dict, score:str) -> str:
+    "AUROC of `score` (held-out photos against out-of-class images, all folds together), and the share flagged at 96-99 % kept"
+    value = (lambda r: max(r['probs'])) if score == 'top probability' else (lambda r: r['scores'][score])
+    a, o = np.array([value(r) for r in cv['photos']]), np.array([value(r) for r in cv['outside']])
+    flagged = [f"kept {keep:.0%}: flagged {(o < np.quantile(a, 1 - keep)).mean():.1%}" for keep in (0.96, 0.97, 0.98, 0.99)]
+    return f"AUROC {(a[:, None] > o[None, :]).mean():.4f}; " + '; '.join(flagged)
+
 def compare():
     "A block per saved run: accuracy, and for each score the cross-fitted check; then calibrated as shipped, judged on held-out clusters"
     runs = {json.loads(fn.read_text())['folds']: json.loads(fn.read_text()) for fn in sorted(OUT.glob('*.json'))}
@@ -156,6 +169,7 @@ def compare():
         for keep in (0.97, 0.98, 0.99):
             for score in SCORES:
                 print(f"  cross-fitted, keep {keep}, {score:<16}: {summary(*cross_fitted(cv, score, keep), cv['vocab'])}")
+        for score in SCORES + ('top probability',): print(f"  pooled, {score:<16}: {pooled(cv, score)}")
     shipped = ROOT/'export.cv.json'  # the shipped model's own cross-validation, by near-copy groups
     rows = json.loads(shipped.read_text())['photos'] if shipped.exists() else []
     if 'clusters' in runs and rows and 'mean_similarity' in rows[0]:

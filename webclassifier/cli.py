@@ -184,7 +184,9 @@ def app(model:str='export.pkl',   # exported learner to serve
         preheat:bool=True,        # keep one kernel started and ready (--no-preheat: start one per visit)
         flags:str=None,           # folder for the photos visitors flag "Wrong?" (default: flagged/ beside the model)
         flags_mb:float=200,       # most megabytes the flags folder may hold; past it the page says it is full
-        runtime:str='fastai'):    # fastai (the pickle), or onnx (its twin, export.onnx: kernels without torch, many more visitors)
+        runtime:str='fastai',     # fastai (the pickle), or onnx (its twin, export.onnx: kernels without torch, many more visitors)
+        max_per_address:int=2,    # most pages one client address may hold at once (0: no limit, as behind a proxy)
+        page_idle:int=900):       # seconds a connected page may send nothing before its place is given back (0: never)
     "Serve the app on MODEL with Voila at http://IP:PORT/"
     import os
     from traitlets.config import Config
@@ -194,7 +196,7 @@ def app(model:str='export.pkl',   # exported learner to serve
     os.environ['WEBCLASSIFIER_FLAGS'] = str(Path(flags or Path(os.environ['WEBCLASSIFIER_MODEL']).with_name('flagged')).absolute())
     os.environ['WEBCLASSIFIER_FLAGS_MB'], os.environ['WEBCLASSIFIER_RUNTIME'] = str(flags_mb), runtime
     from voila.app import Voila
-    config = Config(serve_settings(cull_idle, max(1, cull_idle//3), max_visitors, preheat, runtime))
+    config = Config(serve_settings(cull_idle, max(1, cull_idle//3), max_visitors, preheat, runtime, max_per_address, page_idle))
     config.Voila.update(ip=ip, port=port, open_browser=False, config_file_paths=[])  # these settings, not a voila.json lying around
     voila = Voila(config=config)
     voila.initialize([str(APP_NOTEBOOK)])

@@ -21,7 +21,7 @@ def test_app_widget_in_jupyterlab(browser, tmp_path):
         answer = page.locator('.wc-answer').first
         answer.get_by_role('button', name='Wrong?').click()
         answer.get_by_role('button', name='None of these').wait_for(timeout=30_000)
-        assert [b.inner_text() for b in answer.locator('button').all()] == ['black', 'grizzly', 'teddy', 'None of these']
+        assert [b.inner_text() for b in answer.locator('button').all()] == ['It is black', 'It is grizzly', 'It is teddy', 'None of these']
         page.screenshot(path=str(ARTIFACTS/'jupyterlab-app.png'))
         page.close()
     finally: lab.stop()

@@ -119,6 +119,13 @@ def test_drop_and_paste(page):
     assert dragged == [True, True, False], dragged  # the browser won't open the file; the box lights up, then not
     wait_for_answers(page, before + 1)
     assert 'grizzly' in page.locator('.wc-result', has_text='dropped-bear.jpg').first.locator('.wc-label').inner_text()
+    page.evaluate(f"""(photo) => {{  // the same limits: a photo padded past 20 MB is refused before it is sent
+      const padded = new File([({IN_PAGE_FILE})(photo), new Uint8Array(21_000_000)], 'huge-drop.jpg', {{ type: 'image/jpeg' }});
+      const dt = new DataTransfer(); dt.items.add(padded);
+      document.body.dispatchEvent(new DragEvent('drop', {{ dataTransfer: dt, bubbles: true, cancelable: true }}));
+    }}""", photo(SAMPLE/'grizzly'/'00000014.jpg', 'unused.jpg'))
+    page.locator('.wc-error', has_text='huge-drop.jpg').wait_for(timeout=30_000)
+    assert 'is over the 20 MB limit' in page.locator('.wc-error', has_text='huge-drop.jpg').inner_text()
     pasted = page.evaluate(f"""async (photo) => {{
       const dt = new DataTransfer(); dt.items.add(({IN_PAGE_FILE})(photo));
       const paste = new ClipboardEvent('paste', {{ clipboardData: dt, bubbles: true, cancelable: true }});

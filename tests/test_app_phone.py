@@ -127,12 +127,17 @@ def test_drop_and_paste(page):
     page.locator('.wc-error', has_text='huge-drop.jpg').wait_for(timeout=30_000)
     assert 'is over the 20 MB limit' in page.locator('.wc-error', has_text='huge-drop.jpg').inner_text()
     pasted = page.evaluate(f"""async (photo) => {{
-      const dt = new DataTransfer(); dt.items.add(({IN_PAGE_FILE})(photo));
-      const paste = new ClipboardEvent('paste', {{ clipboardData: dt, bubbles: true, cancelable: true }});
-      document.body.dispatchEvent(paste);
-      return paste.defaultPrevented;
+      const paste = target => {{
+        const dt = new DataTransfer(); dt.items.add(({IN_PAGE_FILE})(photo));
+        const event = new ClipboardEvent('paste', {{ clipboardData: dt, bubbles: true, cancelable: true }});
+        target.dispatchEvent(event);
+        return event.defaultPrevented;
+      }};
+      const field = document.body.appendChild(document.createElement('textarea'));  // where one types, a paste is left alone
+      const inField = paste(field); field.remove();
+      return [inField, paste(document.body)];
     }}""", photo(SAMPLE/'teddy'/'00000047.png', 'image.png'))
-    assert pasted
+    assert pasted == [False, True], pasted  # the app took the paste on the page, not the one in the text field
     wait_for_answers(page, before + 2)
     answer = page.locator('.wc-answer', has_text='image.png').first
     assert 'teddy' in answer.locator('.wc-label').inner_text()

@@ -234,9 +234,10 @@ class PhotoUpload(anywidget.AnyWidget):
         if (e.defaultPrevented || !carriesFiles(e)) return;
         e.preventDefault(); sendFiles(e.dataTransfer.files);
       };
-      const onPaste = e => {
+      const typing = e => e.target.closest?.('input, textarea, [contenteditable]:not([contenteditable="false"])');
+      const onPaste = e => {  // anywhere but where one types (a notebook's cells, in JupyterLab)
         const pasted = [...(e.clipboardData?.files || [])];
-        if (e.defaultPrevented || !pasted.length) return;
+        if (e.defaultPrevented || typing(e) || !pasted.length) return;
         e.preventDefault(); sendFiles(pasted);
       };
       const listeners = { dragover: onDragOver, dragleave: onDragLeave, drop: onDrop, paste: onPaste };

@@ -118,7 +118,7 @@ if __name__ == '__main__':
     print(f'machine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total/2**30:.1f} GiB')
     from webclassifier.serve import KERNEL_BYTES, TWIN_KERNEL_BYTES, default_max_visitors
     for runtime in args.runtime:
-        server = WebclassifierApp(ROOT/'export.pkl', ROOT, '--runtime', runtime)
+        server = WebclassifierApp(ROOT/'export.pkl', ROOT, '--runtime', runtime, '--max-per-address', 0)  # the crowd comes from one address
         try:
             wait_for_kernels(server, 0, timeout=0); time.sleep(15)  # let the preheated kernel start, as it would before visitors come
             limit = default_max_visitors(kernel_bytes=TWIN_KERNEL_BYTES if runtime == 'onnx' else KERNEL_BYTES)
@@ -129,7 +129,9 @@ if __name__ == '__main__':
         finally: server.stop()
     if args.no_binder: sys.exit()
     config = tempfile.mkdtemp()
-    Path(config, 'jupyter_server_config.json').write_text((ROOT/'tools'/'jupyter_server_config.json').read_text())
+    binder = json.loads((ROOT/'tools'/'jupyter_server_config.json').read_text())
+    binder['VisitorLimitedKernelManager']['max_per_address'] = 0  # the crowd comes from one address
+    Path(config, 'jupyter_server_config.json').write_text(json.dumps(binder))
     server = JupyterServerVoila(config)
     try:
         print(f'Binder path (jupyter_server + tools/jupyter_server_config.json, fastai: at most {default_max_visitors(preheated=0)} visitors here, no preheated kernel)')

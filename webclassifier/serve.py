@@ -174,11 +174,11 @@ class VisitorLimitedKernelManager(AsyncMappingKernelManager):
 
     async def admit(self, address=None):
         "Return if there is a place for one more visitor from `address` (making room if pages were closed), else raise a 503 with the busy page"
+        if self.full(): await self.make_room()
+        if self.full(): raise HTTPError(503, reason=BUSY.format(n=self.limit()))
         if address is not None and self.max_per_address:
             if self.held(address) >= self.max_per_address: await self.make_room(address)
             if self.held(address) >= self.max_per_address: raise HTTPError(503, reason=BUSY_ADDRESS.format(n=self.max_per_address))
-        if self.full(): await self.make_room()
-        if self.full(): raise HTTPError(503, reason=BUSY.format(n=self.limit()))
 
     async def start_kernel(self, **kwargs):
         "Start a kernel, unless it is a visitor's and all places (or all of its address's) are taken: then a 503 with the busy page"

@@ -1,0 +1,297 @@
+"""A public `webclassifier app --runtime onnx` attacked as issue 23 attacked it: a plain websocket client on loopback speaking the
+Jupyter kernel protocol (`kernel_page.Page`), no browser. Crafted frames (v1 and legacy), labels and re-flagging, the flags cap,
+the kernel's memory (pending pieces, a pixel bomb, widgets the page makes, cleared answers: its RSS printed before and after,
+and kept in tests/artifacts/attacks.txt), places per address and idle sockets; after each attack another visitor still gets
+the app and an answer."""
+import io, itertools, os, shutil, sys
+from pathlib import Path
+import psutil, pytest, websocket
+from PIL import Image
+from kernel_page import Busy, Page, connect, get
+from servers import ARTIFACTS, ROOT, SAMPLE, Server, WebclassifierApp, kernels, wait_until
+
+EXAMPLES = ROOT/'webclassifier'/'examples'
+VOCAB = ['black', 'grizzly', 'teddy']
+CAP = sum(p.stat().st_size for p in EXAMPLES.glob('*.jpg')) + 40_000  # the four examples, their manifest, and not much more
+MB = 2**20
+ADDRESSES = (f'127.0.1.{n}' for n in itertools.count(1))  # a loopback address per visitor: places are counted per address
+
+def report(line:str):
+    print(line)
+    with open(ARTIFACTS/'attacks.txt', 'a') as f: f.write(line + '\n')
+
+def model_copy(root:Path) -> Path:
+    (root/'model').mkdir()
+    for fn in ['export.pkl', 'export.onnx', 'model_card.json']: shutil.copy(ROOT/fn, root/'model'/fn)
+    return root/'model'/'export.pkl'
+
+@pytest.fixture(scope='module')
+def served(tmp_path_factory):
+    "The ONNX app with 6 places, 2 per address, its flags folder capped at about the four example photos"
+    root = tmp_path_factory.mktemp('public')
+    (ARTIFACTS/'attacks.txt').write_text('')
+    server = WebclassifierApp(model_copy(root), root, '--runtime', 'onnx', '--flags', root/'flags', '--flags-mb', CAP/1e6,
+                              '--max-visitors', 6, '--max-per-address', 2, log=ARTIFACTS/'attacks-app.log')
+    yield root, server
+    server.stop()
+
+def kernel_process(server, page) -> psutil.Process:
+    [proc] = [k for k in kernels(server) if f'kernel-{page.kernel_id}.json' in ' '.join(k.cmdline())]
+    return proc
+
+def rss_mb(proc) -> float: return proc.memory_info().rss / MB
+
+def peak_mb(proc) -> float:
+    "The process's peak resident memory so far (VmHWM)"
+    line = next(l for l in Path(f'/proc/{proc.pid}/status').read_text().splitlines() if l.startswith('VmHWM'))
+    return int(line.split()[1]) / 1024
+
+def another_visitor_is_served(server):
+    "A new visitor, from an address of their own, gets the app and an answer"
+    page = Page(server.port, next(ADDRESSES))
+    try: assert 'wc-label' in page.pick('grizzly.jpg')
+    finally: page.close()
+
+def close_code(page, timeout:float=60):
+    "The code the server closed the page's connection with; None if it stayed open for `timeout` seconds"
+    page.pump(lambda: page.close_code is not None, timeout)
+    return page.close_code
+
+# ---------------------------------------------------------------- frames
+def test_v1_frames_that_lie_about_their_offsets_close_their_connection(served):
+    root, server = served
+    server_proc = psutil.Process(server.proc.pid)
+    before = rss_mb(server_proc)
+    for frame in [(2**60).to_bytes(8, 'little'),                                       # 2**60 offsets: the frame that stopped the server
+                  (6).to_bytes(8, 'little') + (56).to_bytes(8, 'little') + (10).to_bytes(8, 'little') * 5 + b'x' * 20]:  # offsets going back
+        page = Page(server.port, next(ADDRESSES))
+        page.ws.send_binary(frame)
+        assert close_code(page) == 1008  # policy violation: this connection only
+        page.close()
+    after = rss_mb(server_proc)
+    report(f'v1 frame of 2**60 offsets: server RSS {before:.0f} -> {after:.0f} MB, connection closed (1008)')
+    assert after - before < 100
+    another_visitor_is_served(server)
+
+def test_clients_without_the_v1_protocol_are_refused(served):
+    root, server = served
+    page = Page(server.port, next(ADDRESSES))
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        connect(server.port, page.kernel_id, page.source, subprotocols=())  # a legacy client: its frames would go through Voila's v1 reader
+    assert refused.value.status_code == 400
+    assert 'wc-label' in page.pick('teddy.jpg')  # the page that does speak v1 keeps working
+    page.close()
+    report('legacy (no v1 subprotocol) websocket: refused with HTTP 400 before any frame')
+    another_visitor_is_served(server)
+
+# ---------------------------------------------------------------- labels, re-flagging, the cap
+def flagged(root) -> list: return sorted(p.relative_to(root/'flags').as_posix() for p in (root/'flags').rglob('*') if p.is_file() and p.name[0] != '.')
+
+def open_choice(page, example:str) -> list:
+    "Pick `example`, click its `Wrong?`; the ids of the choice's buttons (one per class, then None of these)"
+    page.pick(example)
+    assert page.pump(lambda: page.find(_model_name='ButtonModel', description='Wrong?'), 30)
+    wrong = page.widget(_model_name='ButtonModel', description='Wrong?')
+    seen = set(page.states)
+    page.click(wrong)
+    assert page.pump(lambda: len([m for m in page.find(_model_name='ButtonModel') if m not in seen]) == len(VOCAB) + 1, 30)
+    return wrong, [m for m in page.find(_model_name='ButtonModel') if m not in seen]
+
+def said(page) -> str:
+    assert page.pump(lambda: page.find(value='wc-flagged'), 30)
+    return page.states[page.find(value='wc-flagged')[-1]]['value']
+
+def test_labels_from_the_page_decide_nothing_and_a_flag_is_taken_once(served):
+    root, server = served
+    examples_before = sorted(p.name for p in EXAMPLES.iterdir())
+    page = Page(server.port, next(ADDRESSES))
+    crafted = {'grizzly.jpg': os.path.relpath(EXAMPLES, root/'flags'), 'teddy.jpg': str(EXAMPLES), 'cat.jpg': 'NewClass',
+               'black.jpg': '=HYPERLINK("http://example.com/x","click")'}
+    for example, description in crafted.items():
+        wrong, choice = open_choice(page, example)
+        page.update(choice[0], {'description': description})  # the page rewrites the first button's description, then clicks it
+        page.click(choice[0])
+        assert 'kept as black' in said(page)
+        page.click(choice[1])  # and clicks another choice for the same answer
+        page.click(wrong)      # and the Wrong? that opened the choice
+        assert page.pump(lambda: set(choice) | {wrong} <= page.closed_comms, 30)  # the kernel closed them all
+    assert 'wc-label' in page.pick('grizzly.jpg')  # a later message: the clicks before it were all handled
+    rows = (root/'flags'/'manifest.csv').read_text().splitlines()[1:]
+    assert [r.split(',')[0] for r in rows] == ['black'] * 4, rows  # one flag per answer, each the kernel's label for the button
+    assert all(f.split('/')[0] in ('black', 'manifest.csv') for f in flagged(root)), flagged(root)
+    assert sorted(p.name for p in EXAMPLES.iterdir()) == examples_before  # nothing written beside the app's examples
+    assert not (root/'flags'/'NewClass').exists() and not any('HYPERLINK' in r for r in rows)
+    page.close()
+    report('labels from the page (relative, absolute, unknown, formula) and re-flagging: 4 answers, 4 flags, all "black" in flags/black/')
+    another_visitor_is_served(server)
+
+def test_the_flags_cap_counts_everything_and_names_are_cut(served):
+    root, server = served
+    page = Page(server.port, next(ADDRESSES))
+    before = len(page.answers())
+    page.custom(page.widget(_esm='wc-upload'), dict(kind='photo', name='n' * 3_000_000), [(SAMPLE/'teddy'/'00000016.jpg').read_bytes()])
+    photos = sorted(SAMPLE.glob('*/*.jpg'))
+    page.upload('x' * 4000 + '.jpg', photos[0].read_bytes())  # a later message answered: the 3 MB name was not
+    assert len(page.answers()) == before + 1
+    _, choice = open_choice(page, 'cat.jpg')
+    page.click(choice[-1])  # None of these
+    messages = [said(page)]
+    for photo in photos[1:12]:
+        page.upload(photo.name, photo.read_bytes())
+        wrong = page.widget(_model_name='ButtonModel', description='Wrong?')
+        seen = set(page.states); page.click(wrong)
+        assert page.pump(lambda: len([m for m in page.find(_model_name='ButtonModel') if m not in seen]) == len(VOCAB) + 1, 30)
+        page.click([m for m in page.find(_model_name='ButtonModel') if m not in seen][1])
+        assert page.pump(lambda: len(page.find(value='wc-flagged')) > len(messages), 30)
+        messages.append(page.states[page.find(value='wc-flagged')[-1]]['value'])
+    held = sum(p.stat().st_size for p in (root/'flags').rglob('*') if p.is_file())
+    report(f'flags cap {CAP/1e6:.3f} MB: the folder holds {held/1e6:.3f} MB after {len(messages)} flags, '
+           f'{sum("is full" in m for m in messages)} refused as full; a 3 MB file name ignored, a 4,000-character one cut to 100')
+    assert any('is full' in m for m in messages) and held <= CAP
+    assert max(len(r) for r in (root/'flags'/'manifest.csv').read_text().splitlines()) < 1000
+    page.close()
+    another_visitor_is_served(server)
+
+# ---------------------------------------------------------------- memory
+def test_memory_unfinished_uploads(served):
+    root, server = served
+    page = Page(server.port, next(ADDRESSES))
+    kernel = kernel_process(server, page)
+    before, upload = rss_mb(kernel), page.widget(_esm='wc-upload')
+    piece = os.urandom(MB)
+    for n in range(30):  # 30 photos sent in pieces, 9 of their 10 pieces each: 270 MB that never completes
+        for seq in range(9): page.custom(upload, dict(kind='chunk', name=f'{n}.heic', id=f'u{n}', seq=seq, count=10), [piece])
+    page.custom(upload, dict(kind='chunk', name='huge.heic', id='big', seq=0, count=40), [piece])  # 40 pieces declared: over 20 MB
+    assert page.pump(lambda: any('huge.heic' in a and 'over the 20 MB limit' in a for a in page.answers()), 120)
+    assert 'wc-label' in page.pick('teddy.jpg')
+    after = rss_mb(kernel)
+    report(f'30 unfinished uploads of 9 MB (270 MB sent): kernel RSS {before:.0f} -> {after:.0f} MB; 40 pieces declared: refused at the first')
+    assert after - before < 80
+    page.close()
+    another_visitor_is_served(server)
+
+def test_memory_pixel_bomb(served):
+    root, server = served
+    page = Page(server.port, next(ADDRESSES))
+    kernel = kernel_process(server, page)
+    bomb = io.BytesIO(); Image.new('1', (10_000, 8_800)).save(bomb, 'PNG')  # 88 Mpx in a few kB (the issue's was 0.36 MB)
+    before, peak_before = rss_mb(kernel), peak_mb(kernel)
+    answer = page.upload('bomb.png', bomb.getvalue())
+    after, peak_after = rss_mb(kernel), peak_mb(kernel)
+    report(f'pixel bomb ({len(bomb.getvalue())/1e3:.0f} kB PNG, 88 Mpx): kernel RSS {before:.0f} -> {after:.0f} MB, peak {peak_before:.0f} -> {peak_after:.0f} MB')
+    assert 'too many pixels (10000x8800, over the 50 Mpx limit)' in answer
+    assert peak_after - peak_before < 50
+    page.close()
+    another_visitor_is_served(server)
+
+def test_memory_widgets_the_page_makes(served):
+    root, server = served
+    page = Page(server.port, next(ADDRESSES))
+    kernel = kernel_process(server, page)
+    before, asked = rss_mb(kernel), [f'made-by-page-{n}' for n in range(200)]
+    state = dict(_model_name='ButtonModel', _model_module='@jupyter-widgets/controls', _model_module_version='2.0.0', _view_name='ButtonView',
+                 _view_module='@jupyter-widgets/controls', _view_module_version='2.0.0', description='x' * MB)
+    for comm_id in asked:  # 200 Buttons, each with a 1 MB description
+        page.send('comm_open', dict(comm_id=comm_id, target_name='jupyter.widget', data=dict(state=state, buffer_paths=[])), metadata=dict(version='2.1.0'))
+    assert page.pump(lambda: set(asked) <= page.closed_comms, 120)  # each closed by the kernel at once
+    assert 'wc-label' in page.pick('black.jpg')
+    after = rss_mb(kernel)
+    report(f'200 Buttons (1 MB each) opened by the page: kernel RSS {before:.0f} -> {after:.0f} MB, every one closed by the kernel')
+    assert after - before < 80
+    page.close()
+    another_visitor_is_served(server)
+
+def test_memory_cleared_answers(served):
+    root, server = served
+    page = Page(server.port, next(ADDRESSES))
+    kernel = kernel_process(server, page)
+    noise = io.BytesIO(); Image.frombytes('RGB', (1024, 1024), os.urandom(3 * MB)).save(noise, 'JPEG', quality=95)  # 1.5 MB of noise
+    before = rss_mb(kernel)
+    for n in range(30): page.upload(f'noise-{n}.jpg', noise.getvalue())
+    full = rss_mb(kernel)
+    answers = page.find(value='wc-result')
+    page.click(page.widget(_model_name='ButtonModel', description='Clear results'))
+    assert page.pump(lambda: set(answers) <= page.closed_comms, 60)  # the cleared answers are closed in the kernel
+    assert 'wc-label' in page.pick('grizzly.jpg')
+    after = rss_mb(kernel)
+    report(f'30 answers of {len(noise.getvalue())/1e6:.1f} MB photos, then "Clear results": kernel RSS {before:.0f} -> {full:.0f} -> {after:.0f} MB')
+    assert full - after > 20
+    page.close()
+    another_visitor_is_served(server)
+
+# ---------------------------------------------------------------- places
+def test_two_places_per_address(served):
+    root, server = served
+    address = next(ADDRESSES)
+    pages = [Page(server.port, address) for _ in range(2)]
+    status, body = get(server.port, '/', address)
+    assert status == 503 and 'Your address already has 2 pages of the app open' in body, (status, body[:300])
+    pages[0].close()  # closing one gives its place back to the next page from that address
+    third = Page(server.port, address)
+    assert 'wc-label' in third.pick('cat.jpg')
+    for page in pages[1:] + [third]: page.close()
+    report('a third page from one address: the 503 page "Your address already has 2 pages of the app open"; after closing one, served')
+    another_visitor_is_served(server)
+
+def test_idle_sockets_give_their_places_back(tmp_path):
+    "Three places, taken by two pages that send nothing and one in use: the idle two are told to reload and their places go to the next visitors"
+    server = WebclassifierApp(model_copy(tmp_path), tmp_path, '--runtime', 'onnx', '--max-visitors', 3, '--page-idle', 6,
+                              log=ARTIFACTS/'attacks-idle-app.log')
+    try:
+        idle = [Page(server.port, next(ADDRESSES)) for _ in range(2)]
+        in_use = Page(server.port, next(ADDRESSES))
+        with pytest.raises(Busy, match='all 3 places are taken'): Page(server.port, next(ADDRESSES))
+        notices = lambda page: [s['value'] for s in page.states.values() if 'gave its place' in str(s.get('value'))]
+        for n in range(8):  # the page in use keeps clicking, past the idle time
+            assert 'wc-label' in in_use.pick(['grizzly.jpg', 'teddy.jpg'][n % 2])
+            for page in idle: page.receive(0.1)
+            if all(notices(page) for page in idle): break
+            in_use.receive(2)
+        for page in idle:
+            assert page.pump(lambda: notices(page), 60), 'the idle page was not told'
+            assert 'Reload the page' in notices(page)[0]
+            assert close_code(page) == 1000
+        assert 'wc-label' in in_use.pick('black.jpg')  # still served
+        assert wait_until(lambda: len(kernels(server)) <= 2, 60)  # the in-use page's and the preheated one
+        another_visitor_is_served(server)
+        report('3 places, 2 idle sockets + 1 page in use, --page-idle 6: both idle pages told "Reload the page" and closed; '
+               'the page in use kept answering; the next visitors got the app')
+        in_use.close()
+    finally: server.stop()
+
+# ---------------------------------------------------------------- what was refuted, kept true
+def test_what_stays_refused(served, tmp_path):
+    "No code runs from the page (Voila passes only comm and info messages), and the server's other doors stay shut"
+    root, server = served
+    page = Page(server.port, next(ADDRESSES))
+    marker = tmp_path/'ran'
+    page.send('execute_request', dict(code=f'open({str(marker)!r}, "w").write("x")', silent=False, store_history=False,
+                                      user_expressions={}, allow_stdin=False))
+    assert 'wc-label' in page.pick('teddy.jpg')  # a later message, answered
+    assert not marker.exists()
+    page.close()
+    for path in ['/api/contents', '/api/contents/export.pkl', '/files/export.pkl', '/tree', '/lab', '/voila/files/app.ipynb', '/voila/files/serve.py']:
+        status, _ = get(server.port, path, next(ADDRESSES))  # Voila sends unknown paths to /voila/files/..., which refuses them
+        assert status in (403, 404), (path, status)
+    assert get(server.port, '/api/kernels', next(ADDRESSES), method='POST')[0] == 403
+    another_visitor_is_served(server)
+
+def test_the_binder_path_checks_frames_too(tmp_path):
+    "jupyter_server with postBuild's config (tools/jupyter_server_config.json), as Binder serves voila/render/...: the same guards"
+    (tmp_path/'jupyter').mkdir(); shutil.copy(ROOT/'tools'/'jupyter_server_config.json', tmp_path/'jupyter'/'jupyter_server_config.json')
+    server = Server([sys.executable, '-m', 'jupyter_server', '--port={port}', '--no-browser', '--ServerApp.token=', '--ServerApp.password=',
+                     '--ServerApp.ip=127.0.0.1', '--allow-root'], env=dict(JUPYTER_CONFIG_DIR=str(tmp_path/'jupyter'), WEBCLASSIFIER_RUNTIME='onnx',
+                     WEBCLASSIFIER_FLAGS=str(tmp_path/'flags')), log=ARTIFACTS/'attacks-binder.log')
+    app = '/voila/render/classifier_app.ipynb'
+    try:
+        page = Page(server.port, next(ADDRESSES), app)
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused: connect(server.port, page.kernel_id, page.source, subprotocols=())
+        assert refused.value.status_code == 400
+        page.ws.send_binary((2**60).to_bytes(8, 'little'))
+        assert close_code(page) == 1008
+        page.close()
+        other = Page(server.port, next(ADDRESSES), app)
+        assert 'wc-label' in other.pick('grizzly.jpg')
+        other.close()
+        report('Binder path (jupyter_server + tools/jupyter_server_config.json): legacy client refused (400), 2**60-offset frame closed (1008), next visitor served')
+    finally: server.stop()

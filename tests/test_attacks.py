@@ -295,3 +295,19 @@ def test_the_binder_path_checks_frames_too(tmp_path):
         other.close()
         report('Binder path (jupyter_server + tools/jupyter_server_config.json): legacy client refused (400), 2**60-offset frame closed (1008), next visitor served')
     finally: server.stop()
+
+def test_an_idle_browser_page_is_told_to_reload(browser, tmp_path):
+    "In Chromium, as a visitor sees it: a page left alone past --page-idle says to reload, and its kernel is gone"
+    server = WebclassifierApp(model_copy(tmp_path), tmp_path, '--runtime', 'onnx', '--page-idle', 8, log=ARTIFACTS/'attacks-idle-browser.log')
+    try:
+        page = browser.new_page()
+        page.goto(server.url, timeout=120_000); page.wait_for_selector('.wc-upload', timeout=120_000)
+        assert wait_until(lambda: len(kernels(server)) == 2, 60)  # this page's and the preheated one
+        page.wait_for_selector('.wc-gave-back', timeout=120_000)
+        assert 'Reload the page to use the app again' in page.locator('.wc-gave-back').inner_text()
+        assert wait_until(lambda: len(kernels(server)) == 1, 60)  # its place given back
+        page.screenshot(path=str(ARTIFACTS/'app-gave-back.png'))
+        page.reload(); page.wait_for_selector('.wc-upload', timeout=120_000)  # and a reload gets the app again
+        assert page.locator('.wc-gave-back').count() == 0
+        page.close()
+    finally: server.stop()

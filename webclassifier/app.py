@@ -331,6 +331,8 @@ def flag_folder(flags:Path, label:str, vocab:list=None) -> Path:
     if (flags/folder).resolve().parent != flags.resolve(): raise ValueError(f'{folder}: not a folder of {flags}')  # a link leading out
     return flags/folder
 
+
+# %% ../nbs/08_app.ipynb #f1a9e017
 def _inside(flags:Path, path:Path) -> bool: return path.resolve().is_relative_to(flags.resolve()) and path.is_file()
 
 def _manifest_bytes(rows:list) -> int:
@@ -375,11 +377,15 @@ def widget_tree(widget) -> list:
     for child in getattr(widget, 'children', ()): parts += widget_tree(child)
     return parts + [p for p in (getattr(widget, 'layout', None), getattr(widget, 'style', None)) if p is not None]
 
+
+# %% ../nbs/08_app.ipynb #f1a9e012
 def close_widgets(*widgets):
     "Close `widgets` and everything inside them, so that the kernel lets go of them (and the page can no longer use them)"
     for widget in widgets:
         for part in widget_tree(widget): part.close()
 
+
+# %% ../nbs/08_app.ipynb #f1a9e014
 def release_memory():
     "Collect garbage and hand freed memory back to the system (glibc's `malloc_trim`), so a kernel's size falls when answers are cleared"
     gc.collect()

@@ -60,6 +60,8 @@ def offers_v1(subprotocols:str) -> bool:
     "Whether a websocket request's `Sec-WebSocket-Protocol` header offers the v1 kernel protocol"
     return V1 in [p.strip() for p in (subprotocols or '').split(',')]
 
+
+# %% ../nbs/09_serve.ipynb #a7e1c003
 class CheckedWebsocketConnection(ZMQChannelsWebsocketConnection):
     "jupyter_server's kernel websocket connection for v1 clients only: each frame checked before it is parsed (a bad one closes the connection), and the page's messages noted for the kernel manager"
     async def prepare(self):

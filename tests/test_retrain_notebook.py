@@ -38,10 +38,11 @@ def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path):
     assert files_under(tmp_path/'flagged') == flagged
     assert sorted(os.listdir(tmp_path/'models')) == ['export.onnx', 'export.pkl', 'model_card.json', 'runs.csv']
     assert (len(os.listdir(tmp_path/'data'/'grizzly')), len(os.listdir(tmp_path/'data'/'teddy'))) == (10, 9)  # 9 downloaded + 1 flagged
-    for fn in ['training_curves.png', 'history.csv', 'confusion_matrix.png', 'top_losses.png', 'class_metrics.csv']:
+    for fn in ['confusion_matrix.png', 'top_losses.png', 'class_metrics.csv']:  # the default recipe, the probe, has no epochs to plot
         assert (tmp_path/'report'/fn).stat().st_size > 0, fn
     card = json.loads((tmp_path/'models'/'model_card.json').read_text())
-    assert (card['classes'], card['arch'], card['size'], card['epochs']) == (['grizzly', 'teddy'], 'efficientnet_lite0', 64, 1)
+    assert (card['classes'], card['recipe'], card['arch'], card['size'], card['epochs']) == (['grizzly', 'teddy'], 'probe', 'efficientnet_lite0', 64, 0)
+    assert not (tmp_path/'report'/'training_curves.png').exists()
     assert (card['unsure']['outside']['n'], card['unsure']['outside']['folder']) == (1, str(tmp_path/'flagged'/'_none_of_these'))
 
     # each step shows its result
@@ -49,8 +50,9 @@ def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path):
     assert 'grizzly: 9 ok, 0 duplicate, 0 error\nteddy: 9 ok, 0 duplicate, 0 error' in printed(cells['items = read_url_list(urls, labels) if urls else search_items(labels, per_class, suffix)'])
     assert 'grizzly: 1 ok, 0 duplicate, 0 error' in printed(cells['if more:'])
     assert '16 photos to train on, 3 to validate on' in printed(cells["stats = model_meta[arch_function(arch)]['stats']  # the mean and std the backbone was trained with"])
-    assert has_plot(cells['suggested = make_learner(dls, arch).lr_find()']) and 'learning rate: ' in printed(cells['suggested = make_learner(dls, arch).lr_find()'])
-    assert has_plot(cells["plot_history(learn.history, f'{arch}, {size} px');"])
+    lr_cell = cells["if recipe == 'probe': lr = None; print('the probe recipe trains no body: no learning rate to find')"]
+    assert 'no learning rate to find' in printed(lr_cell) and not has_plot(lr_cell)  # lr_find only where a recipe trains the body
+    assert 'probe: no epochs, so no curves' in printed(cells["if learn.history: plot_history(learn.history, f'{recipe}, {arch}, {size} px');"])
     assert has_plot(cells['interp = ClassificationInterpretation.from_learner(learn)'])
     assert '0 photo(s) moved' in printed(cells['moves = apply_cleaning(data, cleaner.deletions(), cleaner.relabels())'])
     assert f"sha256 {card['sha256'][:12]}" in printed(cells['card = learn.card'])

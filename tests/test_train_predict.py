@@ -13,7 +13,7 @@ def run(*args, env=None, timeout=600):
 def tiny_model(tmp_path_factory):
     "A model trained by the CLI for 1 epoch at 64 px on the 27 sample photos, from scratch"
     out = tmp_path_factory.mktemp('model')
-    res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--epochs', 1, '--size', 64, '--no-pretrained', '--bs', 8,
+    res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--epochs', 1, '--size', 64, '--recipe', 'finetune', '--no-pretrained', '--bs', 8,
               '--out', out/'export.pkl', '--report', out/'report')
     assert res.returncode == 0, res.stderr
     return out
@@ -59,7 +59,7 @@ def test_runs_log_across_two_trainings(tiny_model, tmp_path):
     "Each `train` adds a row to runs.csv beside its model; `runs` lists them"
     out = tmp_path/'models'
     for epochs in (1, 2):
-        res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--epochs', epochs, '--size', 64, '--no-pretrained', '--bs', 8, '--out', out/'export.pkl')
+        res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--epochs', epochs, '--size', 64, '--recipe', 'finetune', '--no-pretrained', '--bs', 8, '--out', out/'export.pkl')
         assert res.returncode == 0, res.stderr
     listing = run('runs', '--model-dir', out)
     assert listing.returncode == 0, listing.stderr
@@ -129,3 +129,26 @@ def test_class_means_check_answers_alike_in_both_runtimes(tmp_path):
     assert clear.sum() >= len(named) - 2, sims
     assert [r['sure'] for r, c in zip(ours, clear) if c] == [r['sure'] for r, c in zip(theirs, clear) if c]
     assert any(r['sure'] for r in ours) and fastai_side.detector.threshold < 0.999  # real scores, not all alike
+
+def test_probe_export_loads_and_predicts_with_fastai(tmp_path):
+    "The default recipe, the linear probe: `load_learner` + `learn.predict` in a fresh process, the same answer as the app's Predictor, features from the cache"
+    cache = tmp_path/'cache'
+    res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--size', 64, '--bs', 8, '--out', tmp_path/'export.pkl', env=dict(WEBCLASSIFIER_CACHE=str(cache)))
+    assert res.returncode == 0, res.stderr
+    card = json.loads((tmp_path/'model_card.json').read_text())
+    assert (card['recipe'], card['epochs']) == ('probe', 0) and card['twin']['sha256']
+    assert 'features: 22 of 22 photos computed' in res.stderr, res.stderr  # the training photos; then the validation ones
+    assert len(list((cache/'features'/'efficientnet_lite0-64px').glob('*.npy'))) == 27  # every photo once: training, validation
+    photo = SAMPLE/'teddy'/'00000016.jpg'
+    code = (f"from fastai.learner import load_learner; l = load_learner({str(tmp_path/'export.pkl')!r}); "
+            f"label, idx, probs = l.predict({str(photo)!r}); print(label, float(probs[idx]))")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=dict(os.environ, WEBCLASSIFIER_CACHE=str(cache)))
+    assert out.returncode == 0, out.stderr
+    label, probability = out.stdout.strip().splitlines()[-1].split()
+    from webclassifier.predict import Predictor
+    from webclassifier.download import read_image
+    ours = Predictor.load(tmp_path/'export.pkl').predict_images([read_image(photo)])[0]
+    assert label == ours['label'] == 'teddy'
+    assert abs(float(probability) - ours['probability']) < 1e-4
+    again = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--size', 64, '--bs', 8, '--out', tmp_path/'again'/'export.pkl', env=dict(WEBCLASSIFIER_CACHE=str(cache)))
+    assert 'features: 0 of 22 photos computed' in again.stderr, again.stderr  # the second training computes nothing new

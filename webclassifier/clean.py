@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['KEEP', 'DELETE', 'Cleaner', 'free_name', 'move_file', 'read_log', 'append_log', 'update_manifest', 'logged_moves',
-           'apply_cleaning', 'undo_cleaning', 'read_decisions', 'cleaned_copy', 'duplicate_pairs', 'hardest_images']
+           'apply_cleaning', 'undo_cleaning', 'read_decisions', 'cleaned_copy', 'duplicate_pairs', 'hardest_images',
+           'out_of_fold_hardest']
 
 # %% ../nbs/07_clean.ipynb #2eacb072
 import csv, json, os, shutil, time
@@ -179,4 +180,16 @@ def hardest_images(predictor, data:Path, bs:int=32) -> list:
             p = dict(res['top']).get(fn.parent.name)
             out.append(dict(file=fn.relative_to(data).as_posix(), label=fn.parent.name, predicted=res['label'],
                             probability=res['probability'], loss=round(-math.log(max(p, 1e-12)), 4) if p is not None else None))
+    return sorted(out, key=lambda o: -(o['loss'] if o['loss'] is not None else math.inf))
+
+# %% ../nbs/07_clean.ipynb #de14f865
+def out_of_fold_hardest(cv:dict) -> list:
+    "The photos of a cross-validation (`export.cv.json`) with their label, out-of-fold prediction and loss, highest loss first"
+    import math
+    vocab, out = cv['vocab'], []
+    for r in cv['photos']:
+        best = max(range(len(vocab)), key=lambda i: r['probs'][i])
+        p = r['probs'][vocab.index(r['label'])] if r['label'] in vocab else None
+        out.append(dict(file=r['file'], label=r['label'], predicted=vocab[best], probability=r['probs'][best],
+                        loss=round(-math.log(max(p, 1e-12)), 4) if p is not None else None))
     return sorted(out, key=lambda o: -(o['loss'] if o['loss'] is not None else math.inf))

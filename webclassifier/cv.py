@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['MAX_K', 'near_copy_groups', 'group_folds', 'nearest_similarities', 'fold_rows', 'cross_validate', 'predicted',
-           'cv_accuracy', 'row_scores', 'class_thresholds', 'is_sure', 'cross_fitted_unsure', 'cv_report',
-           'cv_detector', 'cv_line']
+           'cv_accuracy', 'row_scores', 'halfway_threshold', 'class_thresholds', 'is_sure', 'outside_part',
+           'cross_fitted_unsure', 'cv_report', 'cv_detector', 'cv_line']
 
 # %% ../nbs/04b_cv.ipynb #dd9c07cf
 import random, time
@@ -107,9 +107,15 @@ def row_scores(rows:list, k:int=1, means:bool=False) -> np.ndarray:
     "Each row's similarity to its `k`-th nearest training photo, or with `means` to the nearest class mean"
     return np.array([r['mean_similarity'] if means else r['similarities'][k-1] for r in rows])
 
-def class_thresholds(rows:list, vocab:list, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False) -> list:
-    "A threshold per class (in `vocab`'s order) that keeps the share `keep` of `rows`' photos of that class, by `row_scores`; one for all if not `per_class`"
+def halfway_threshold(inside:np.ndarray, outside:np.ndarray, keep:float=0.97) -> float:
+    "Halfway between the score that keeps `keep` of the `inside` scores and the one that flags `keep` of the `outside` scores (the first, if they overlap)"
+    low, high = keep_threshold(inside, keep), -keep_threshold(-np.asarray(outside), keep)
+    return (low + high) / 2 if high < low else low
+
+def class_thresholds(rows:list, vocab:list, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False, outside:list=None) -> list:
+    "A threshold per class (in `vocab`'s order) that keeps the share `keep` of `rows`' photos of that class, by `row_scores`; one for all if not `per_class`, or given `outside` rows: halfway between"
     scores, labels = row_scores(rows, k, means), np.array([r['label'] for r in rows])
+    if outside: return [halfway_threshold(scores, row_scores(outside, k, means), keep)]*len(vocab)
     if not per_class: return [keep_threshold(scores, keep)]*len(vocab)
     return [keep_threshold(scores[labels == c], keep) if (labels == c).any() else keep_threshold(scores, keep) for c in vocab]
 
@@ -120,38 +126,49 @@ def is_sure(rows:list, vocab:list, thresholds:list, k:int=1, means:bool=False) -
     return row_scores(rows, k, means) >= np.array(thresholds)[preds]
 
 # %% ../nbs/04b_cv.ipynb #e1928d7b
-def cross_fitted_unsure(cv:dict, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False) -> dict:
-    "How the \"not sure\" check does on new photos: each fold judged by thresholds calibrated on the other folds' out-of-fold similarities"
+def outside_part(row:dict, cv:dict) -> int:
+    "Which fold's share of the outside photos `row`'s photo is in (for cross-fitting a threshold calibrated on them)"
+    files = sorted({o['file'] for o in cv['outside']})
+    return files.index(row['file']) % cv['k']
+
+def cross_fitted_unsure(cv:dict, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False, between:bool=False) -> dict:
+    "How the \"not sure\" check does on new photos: each fold judged by thresholds calibrated on the other folds' out-of-fold similarities (and with `between`, on the other folds' share of the outside photos)"
     vocab, kept, flagged, sure_right = cv['vocab'], [], [], []
+    part = {o['file']: outside_part(o, cv) for o in cv['outside']}
     for fold in range(cv['k']):
         calib = [p for p in cv['photos'] if p['fold'] != fold]
-        mine, theirs = [p for p in cv['photos'] if p['fold'] == fold], [o for o in cv['outside'] if o['fold'] == fold]
-        thresholds = class_thresholds(calib, vocab, keep, k, per_class, means)
+        mine, theirs = [p for p in cv['photos'] if p['fold'] == fold], [o for o in cv['outside'] if o['fold'] == fold and (not between or part[o['file']] == fold)]
+        outside = [o for o in cv['outside'] if o['fold'] != fold and part[o['file']] != fold] if between else None
+        thresholds = class_thresholds(calib, vocab, keep, k, per_class, means, outside)
         sure = is_sure(mine, vocab, thresholds, k, means)
         kept += [(p['label'], s) for p, s in zip(mine, sure)]
         sure_right += [p['label'] == c for p, c, s in zip(mine, predicted(mine, vocab), sure) if s]
         if theirs: flagged += list(~is_sure(theirs, vocab, thresholds, k, means))
     return dict(keep=keep, k=k, per_class=per_class, means=means, kept=round(float(np.mean([s for _, s in kept])), 4),
                 kept_by_class={c: round(float(np.mean([s for l, s in kept if l == c])), 4) for c in vocab if any(l == c for l, _ in kept)},
-                flagged=round(float(np.mean(flagged)), 4) if flagged else None, n_outside=len(flagged) // cv['k'],
+                flagged=round(float(np.mean(flagged)), 4) if flagged else None, n_outside=len(flagged) // (1 if between else cv['k']), between=between,
                 accuracy_when_sure=round(float(np.mean(sure_right)), 4) if sure_right else None)
 
 # %% ../nbs/04b_cv.ipynb #3dbf3c55
-def cv_report(cv:dict, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False) -> dict:
+def cv_report(cv:dict, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False, between:bool=False) -> dict:
     "The cross-validated figures: accuracy, and the cross-fitted \"not sure\" check; with the thresholds calibrated on every fold"
+    outside = cv['outside'] if between else None
     return dict(k_folds=cv['k'], n_groups=len({p['group'] for p in cv['photos']}), **cv_accuracy(cv),
-                unsure=cross_fitted_unsure(cv, keep, k, per_class, means),
-                thresholds=dict(zip(cv['vocab'], map(lambda t: round(t, 4), class_thresholds(cv['photos'], cv['vocab'], keep, k, per_class, means)))),
+                unsure=cross_fitted_unsure(cv, keep, k, per_class, means, between),
+                thresholds=dict(zip(cv['vocab'], map(lambda t: round(t, 4), class_thresholds(cv['photos'], cv['vocab'], keep, k, per_class, means, outside)))),
                 training_seconds=round(sum(r['seconds'] for r in cv['folds']), 1))
 
 # %% ../nbs/04b_cv.ipynb #27278b95
-def cv_detector(learn, cv:dict, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False) -> NearestNeighbourDetector:
+def cv_detector(learn, cv:dict, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False, between:bool=False) -> NearestNeighbourDetector:
     "A `NearestNeighbourDetector` for `learn` (on its training photos, or with `means` their class means) with the thresholds calibrated on the out-of-fold similarities of `cv` (one per class if `per_class`)"
     if list(learn.dls.vocab) != cv['vocab']: raise ValueError(f"the cross-validation's classes {cv['vocab']} are not the model's {list(learn.dls.vocab)}")
-    train_items, estimate = list(learn.dls.train_ds.items), cross_fitted_unsure(cv, keep, k, per_class, means)
-    thresholds = class_thresholds(cv['photos'], cv['vocab'], keep, k, per_class, means)
+    if between and not cv['outside']: raise ValueError('between: the cross-validation scored no outside photos (give an outside folder)')
+    per_class = per_class and not between
+    train_items, estimate = list(learn.dls.train_ds.items), cross_fitted_unsure(cv, keep, k, per_class, means, between)
+    thresholds = class_thresholds(cv['photos'], cv['vocab'], keep, k, per_class, means, cv['outside'] if between else None)
+    halfway = f", halfway to {len({o['file'] for o in cv['outside']})} outside photos' similarities" if between else ''
     calibration = dict(method=f"{bank_method(means, k)}, "
-                              f"{'a threshold per predicted class' if per_class else 'one threshold'}, calibrated on {cv['k']}-fold out-of-fold similarities",
+                              f"{'a threshold per predicted class' if per_class else 'one threshold'}, calibrated on {cv['k']}-fold out-of-fold similarities{halfway}",
                        threshold=[round(t, 4) for t in thresholds] if per_class else round(thresholds[0], 4), target_keep=keep,
                        n_train=len(train_items), n_calibration=len(cv['photos']), cross_fitted=estimate)
     return NearestNeighbourDetector(detector_bank(learn, means), thresholds if per_class else thresholds[0], 1 if means else k, calibration)

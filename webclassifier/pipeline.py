@@ -13,7 +13,7 @@ import fastai, torch
 from fastai.learner import Learner, load_learner
 from .download import atomic_write, sha256_file
 from .data import image_dataloaders, readable_images
-from .train import train_classifier, evaluate, arch_function, model_meta
+from .train import train_classifier, evaluate, arch_function, model_meta, check_recipe, PROBE_C
 from .unsure import fit_detector, features_and_probs
 from .twin import export_twin
 from .cv import cross_validate, cv_detector, cv_report
@@ -47,7 +47,7 @@ def export_model(learn:Learner, fname:Path='export.pkl', metrics:dict=None, **ca
     return card
 
 # %% ../nbs/05_pipeline.ipynb #ccd14543
-RUN_FIELDS = ['time', 'data', 'data_sha256', 'arch', 'pretrained', 'size', 'epochs', 'lr', 'seed', 'training_seconds',
+RUN_FIELDS = ['time', 'data', 'data_sha256', 'recipe', 'arch', 'pretrained', 'size', 'epochs', 'lr', 'seed', 'training_seconds',
               'accuracy', 'n_valid', 'model', 'sha256']
 
 def read_runs(model_dir:Path) -> list:
@@ -79,7 +79,7 @@ def check_outside(learn:Learner, folder:Path) -> dict:
 def train_and_export(data:Path,              # folder with one sub-folder of images per class
                      out:Path='export.pkl',   # where to export; model_card.json goes beside it
                      arch:str='resnet18',     # resnet18 or efficientnet_lite0
-                     epochs:int=4,            # epochs (after one frozen epoch, if pretrained)
+                     epochs:int=4,            # epochs (finetune, probe-finetune; the probe has none)
                      size:int=224,            # image side in pixels
                      pretrained:bool=True,    # start from ImageNet weights?
                      bs:int=32,               # batch size
@@ -93,18 +93,26 @@ def train_and_export(data:Path,              # folder with one sub-folder of ima
                      cv:int=0,                # first cross-validate with this many folds of near-copy groups: the honest estimate, and per-class "not sure" thresholds
                      neighbours:int=1,        # the "not sure" check compares with this many-th nearest training photo
                      per_class:bool=True,     # with `cv`: a "not sure" threshold per class (else one for all)
-                     class_means:bool=False) -> Learner: # the "not sure" check compares with the nearest class mean instead of each training photo
+                     class_means:bool=False,  # the "not sure" check compares with the nearest class mean instead of each training photo
+                     recipe:str='probe',      # probe, probe-finetune or finetune (03_train)
+                     C:float=PROBE_C,         # the probe's inverse L2 penalty
+                     between:bool=False) -> Learner: # with `cv` and `outside`: the "not sure" threshold halfway between the in-class and the outside photos
     "Train on the photos in `data`, evaluate, fit the \"not sure\" check, export to `out` with its ONNX twin and card (in `learn.card`), log the run"
-    recipe = dict(arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed, lr=lr)
-    folds = cross_validate(data, cv, outside, log=log, **recipe) if cv else None
+    settings = dict(recipe=recipe, arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed, lr=lr,
+                    **(dict(C=C) if recipe != 'finetune' else {}))
+    check_recipe(recipe, pretrained)
+    folds = cross_validate(data, cv, outside, log=log, **settings) if cv else None
     start = time.time()
-    learn = train_classifier(data, report=log, progress=progress, **recipe)
+    learn = train_classifier(data, report=log, progress=progress, **settings)
     seconds = round(time.time() - start, 1)
     metrics = evaluate(learn, report)
-    learn.unsure = cv_detector(learn, folds, keep, neighbours, per_class, class_means) if cv else fit_detector(learn, keep, neighbours, means=class_means)
+    if cv: learn.unsure = cv_detector(learn, folds, keep, neighbours, per_class, class_means, between)
+    else: learn.unsure = fit_detector(learn, keep, neighbours, means=class_means)
     if outside: learn.unsure.calibration['outside'] = check_outside(learn, outside)
-    learn.train_info.update(keep=keep, lr=lr, cv=cv, neighbours=neighbours, class_means=class_means, **(dict(per_class=per_class) if cv else {}))
-    export_model(learn, out, metrics=metrics, training_seconds=seconds, **(dict(cross_validation=cv_report(folds, keep, neighbours, per_class, class_means)) if cv else {}))
+    learn.train_info.update(keep=keep, lr=lr, cv=cv, neighbours=neighbours, class_means=class_means,
+                            **(dict(per_class=per_class and not between, between=between) if cv else {}))
+    cv_figures = dict(cross_validation=cv_report(folds, keep, neighbours, per_class and not between, class_means, between)) if cv else {}
+    export_model(learn, out, metrics=metrics, training_seconds=seconds, **cv_figures)
     if cv: atomic_write(Path(out).with_suffix('.cv.json'), json.dumps(dict(folds, data=str(data))).encode())  # every out-of-fold row
     learn.card = export_twin(out)
     log_run(learn.card, out)

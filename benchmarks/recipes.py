@@ -1,7 +1,8 @@
 """The training recipes compared in one run: time (empty and warm feature cache), peak memory, cross-validated accuracy and
 "not sure" (cross-fitted), and accuracy and "not sure" on ../shared/data/bears-elsewhere, photos from another scrape.
 
-    python benchmarks/recipes.py DATA OUTSIDE ELSEWHERE OUT     # e.g. data/bears-cleaned data/ood ../shared/data/bears-elsewhere benchmarks/out/recipes
+    python benchmarks/recipes.py DATA OUTSIDE ELSEWHERE OUT     # e.g. data/bears-cleaned data/ood ../shared/data/bears-elsewhere /tmp/recipes
+    python benchmarks/recipes.py sweep DATA [C,C,...]           # the probe's cross-validated accuracy for each C (how PROBE_C was chosen)
 
 Each step is the command line a user runs, under /usr/bin/time -v (wall time, peak resident memory).
 finetune and probe-finetune are trained once (no --cv: 5 folds of them take 20-30 min each here); the shipped recipe is
@@ -64,4 +65,14 @@ def main(data, outside, other, out):
     for r in rows:
         print(f"{r['recipe']}: {base['seconds']/r['seconds']:.1f}x faster than finetune, {r['peak_mb']/base['peak_mb']:.2f}x its peak memory")
 
-if __name__ == '__main__': main(*sys.argv[1:5])
+def sweep(data, Cs='0.3,1,3,10,100'):
+    "The probe's cross-validated accuracy for each inverse penalty C (5 folds of near-copy groups, Lite0 at 256 px): how PROBE_C was chosen"
+    from webclassifier.cv import cross_validate, cv_accuracy
+    for C in map(float, Cs.split(',')):
+        start = time.time()
+        acc = cv_accuracy(cross_validate(data, 5, log=lambda s: None, recipe='probe', arch='efficientnet_lite0', size=256, C=C))
+        print(f'C={C:g}: cross-validated accuracy {acc["accuracy"]:.2%} ({acc["wrong"]} wrong of {acc["n"]}) {acc["recall"]}; {time.time() - start:.0f} s', flush=True)
+
+if __name__ == '__main__':
+    if sys.argv[1] == 'sweep': sweep(*sys.argv[2:])
+    else: main(*sys.argv[1:5])

@@ -27,6 +27,19 @@ def stand_in_flags(flags:Path) -> Path:
         flag_photo(flags, f'{name}.jpg', buf.getvalue(), NONE_OF_THESE, {})
     return flags
 
+def kernel_peak():
+    "Start sampling the resident memory of this process's children (papermill's kernel) every 0.2 s; a function that stops and returns the peak"
+    import psutil
+    peak, done = [0], threading.Event()
+    def sample():
+        while not done.wait(0.2):
+            for child in psutil.Process().children(recursive=True):
+                try: peak[0] = max(peak[0], child.memory_info().rss)
+                except psutil.Error: pass
+    thread = threading.Thread(target=sample, daemon=True); thread.start()
+    def stop(): done.set(); thread.join(); return peak[0]
+    return stop
+
 def main(scratch:Path):
     scratch.mkdir(parents=True, exist_ok=True)
     server = serve(BEARS)
@@ -36,9 +49,9 @@ def main(scratch:Path):
     flags = stand_in_flags(scratch/'flagged')
     params = dict(urls=str(scratch/'urls.csv'), arch='efficientnet_lite0', data=str(scratch/'data'), model=str(scratch/'models'/'export.pkl'),
                   report=str(scratch/'report'), more=str(flags))
-    start = time.time()
+    start, peak = time.time(), kernel_peak()
     papermill.execute_notebook(ROOT/'nbs'/'retrain.ipynb', scratch/'run.ipynb', parameters=params, cwd=ROOT/'nbs', kernel_name='python3', progress_bar=False)
-    seconds = time.time() - start
+    seconds, peak_mb = time.time() - start, peak() / 2**20
     nb = nbformat.read(scratch/'run.ipynb', as_version=4)
     nb.cells = [c for c in nb.cells if 'injected-parameters' not in c.metadata.get('tags', [])]  # the defaults stay in the saved notebook
     steps = {c.source.splitlines()[0][:60]: c.metadata['papermill']['duration'] for c in nb.cells if c.cell_type == 'code'}
@@ -47,7 +60,7 @@ def main(scratch:Path):
     nbformat.write(nb, ROOT/'nbs'/'retrain.ipynb')
     subprocess.run([Path(sys.executable).parent/'nbdev-clean', '--fname', ROOT/'nbs'/'retrain.ipynb'], check=True)
     lines = [f'{len(photos)} photos served from {BEARS.resolve()} on 127.0.0.1', f'parameters: {params}',
-             f'notebook run top to bottom in {seconds:.0f} s; slowest cells:'] + \
+             f'notebook run top to bottom in {seconds:.0f} s; the kernel peaked at {peak_mb:.0f} MB resident; slowest cells:'] + \
             [f'  {s:7.1f} s  {name}' for name, s in sorted(steps.items(), key=lambda o: -o[1])[:4]]
     out = ROOT/'benchmarks'/'out'/'retrain_notebook.txt'
     out.write_text('\n'.join(lines) + '\n'); print(out.read_text())

@@ -297,14 +297,15 @@ class PhotoUpload(anywidget.AnyWidget):
 
 # %% ../nbs/08_app.ipynb #1d929565
 def model_line(fname:Path, sha256:str=None) -> str:
-    "One line about the model exported to `fname` (whose SHA-256 is `sha256`, if known): classes, when trained, on how many photos, validation accuracy"
+    "One line about the model exported to `fname` (whose SHA-256 is `sha256`, if known): classes, when trained, on how many photos, accuracy (cross-validated, if it was)"
     fname = Path(fname)
     card_fn = fname.with_name('model_card.json')
     card = json.loads(card_fn.read_text()) if card_fn.exists() else {}
     if (sha256 or sha256_file(fname)) not in (card.get('sha256'), (card.get('twin') or {}).get('sha256')): return f'Model: {fname.name} (no model card)'
-    m = card['metrics']
-    return (f"Model: {', '.join(card['classes'])}; trained {card['created'][:10]} on {card['unsure']['n_train']} photos; "
-            f"{m['accuracy']:.1%} right on {m['n_valid']} validation photos")
+    m, cv = card['metrics'], card.get('cross_validation')
+    right = (f"{cv['accuracy']:.1%} right on {cv['n']} photos in {cv['k_folds']}-fold cross-validation" if cv else
+             f"{m['accuracy']:.1%} right on {m['n_valid']} validation photos")
+    return f"Model: {', '.join(card['classes'])}; trained {card['created'][:10]} on {card['unsure']['n_train']} photos; {right}"
 
 # %% ../nbs/08_app.ipynb #52ba2c62
 NONE_OF_THESE, NONE_FOLDER = 'None of these', '_none_of_these'

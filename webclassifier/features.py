@@ -53,8 +53,9 @@ def cached_features(body:torch.nn.Module, # a pretrained backbone's body, left a
     todo = list({f: i for i, f in reversed(list(enumerate(files))) if not f.exists()}.items())  # each missing picture once
     body.eval()  # batch-norm layers in training mode would use (and update) the batch's statistics
     if todo:
+        body.to(memory_format=torch.channels_last)  # faster on a CPU (EfficientNet-Lite0 at 256 px: 75 ms a photo and its mirror, against 117)
         with torch.inference_mode():
-            new = torch.cat([pooled_features(body, xb.as_subclass(torch.Tensor))
+            new = torch.cat([pooled_features(body, xb.as_subclass(torch.Tensor).contiguous(memory_format=torch.channels_last))
                              for xb, in dls.test_dl([items[i] for _, i in todo], bs=bs, num_workers=0)])
         for (f, _), feats in zip(todo, new): atomic_write(f, npy_bytes(feats.numpy()))
     if log: log(f'features: {len(todo)} of {len(items)} photos computed, the others read from {folder}')

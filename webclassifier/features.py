@@ -6,7 +6,7 @@
 __all__ = ['feature_cache', 'photo_keys', 'pooled_features', 'npy_bytes', 'cached_features']
 
 # %% ../nbs/02b_features.ipynb #95cfa8d4
-import functools, io, os
+import io, json, os
 from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
@@ -19,15 +19,20 @@ def feature_cache() -> Path:
     return Path(os.environ.get('WEBCLASSIFIER_CACHE') or Path.home()/'.cache'/'webclassifier')/'features'
 
 # %% ../nbs/02b_features.ipynb #1dee88cd
-@functools.lru_cache(maxsize=100_000)
-def _key(path:str, mtime_ns:int, size:int) -> str: return pixel_hash(read_image(path))[:16]
-
-def photo_keys(items:list, n_workers:int=2) -> list:
-    "The pixel hash (16 hex digits) of each image file in `items`, remembered per file while it is unchanged"
+def photo_keys(items:list, cache:Path=None, n_workers:int=2) -> list:
+    "The pixel hash (16 hex digits) of each image file in `items`, remembered in `cache/keys.json` for each file while its time and size are unchanged"
+    index_file = Path(cache or feature_cache())/'keys.json'
+    try: index = json.loads(index_file.read_text())
+    except (OSError, ValueError): index = {}  # none yet, or unreadable: the keys are computed again
     def key(fn):
-        st = os.stat(fn)
-        return _key(str(fn), st.st_mtime_ns, st.st_size)
-    return list(parallel(key, items, n_workers=n_workers, threadpool=True))
+        st, name = os.stat(fn), str(Path(fn).absolute())
+        known = index.get(name)
+        if known and known[:2] == [st.st_mtime_ns, st.st_size]: return known[2]
+        return pixel_hash(read_image(fn))[:16]
+    keys = list(parallel(key, items, n_workers=n_workers, threadpool=True))
+    stamps = {str(Path(fn).absolute()): [os.stat(fn).st_mtime_ns, os.stat(fn).st_size, k] for fn, k in zip(items, keys)}
+    if any(index.get(name) != stamp for name, stamp in stamps.items()): atomic_write(index_file, json.dumps(index | stamps).encode())
+    return keys
 
 # %% ../nbs/02b_features.ipynb #792804b2
 def pooled_features(body:torch.nn.Module, xb:torch.Tensor) -> torch.Tensor:
@@ -49,7 +54,7 @@ def cached_features(body:torch.nn.Module, # a pretrained backbone's body, left a
                     log=None) -> torch.Tensor: # where to say how many were computed
     "`pooled_features` of `items` (photos, 2, channels): read from `cache/key/<pixel hash>.npy`, or computed in batches and kept there"
     folder = Path(cache or feature_cache())/key
-    files = [folder/f'{k}.npy' for k in photo_keys(items)]
+    files = [folder/f'{k}.npy' for k in photo_keys(items, cache)]
     todo = list({f: i for i, f in reversed(list(enumerate(files))) if not f.exists()}.items())  # each missing picture once
     body.eval()  # batch-norm layers in training mode would use (and update) the batch's statistics
     if todo:

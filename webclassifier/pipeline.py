@@ -114,7 +114,7 @@ def train_and_export(data:Path,              # folder with one sub-folder of ima
     cv_figures = dict(cross_validation=cv_report(folds, keep, neighbours, per_class and not between, class_means, between)) if cv else {}
     export_model(learn, out, metrics=metrics, training_seconds=seconds, **cv_figures)
     if cv: atomic_write(Path(out).with_suffix('.cv.json'), json.dumps(dict(folds, data=str(data))).encode())  # every out-of-fold row
-    learn.card = export_twin(out)
+    learn.card = export_twin(out, learn=learn)  # the learner just exported: not loaded again
     log_run(learn.card, out)
     return learn
 

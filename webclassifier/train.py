@@ -21,7 +21,6 @@ from fastai.learner import Learner
 from fastai.metrics import error_rate, accuracy
 from fastai.torch_core import set_seed
 from fastai.vision.learner import vision_learner, model_meta, default_split
-from fastai.interpret import ClassificationInterpretation
 from fastai.data.transforms import parent_label
 from fastai.callback.progress import CSVLogger
 import fastai.callback.schedule  # adds fine_tune and fit_one_cycle to Learner
@@ -252,6 +251,7 @@ def evaluate(learn:Learner, out:Path=None, top_losses:int=9) -> dict:
         out = Path(out); out.mkdir(parents=True, exist_ok=True)
         plot_confusion(cm, vocab, 'confusion matrix').savefig(out/'confusion_matrix.png', bbox_inches='tight'); plt.close('all')
         losses = F.nll_loss(torch.log(probs.clamp_min(1e-12)), targs.long(), reduction='none')
+        from fastai.interpret import ClassificationInterpretation  # (it imports scikit-learn: only when asked for figures)
         interp = ClassificationInterpretation(learn, dl, losses)  # fastai's plot of the top losses, on these losses
         interp.plot_top_losses(min(top_losses, res['n_valid']), nrows=3); plt.savefig(out/'top_losses.png', bbox_inches='tight'); plt.close('all')
         pd.DataFrame(res['classes']).to_csv(out/'class_metrics.csv', index=False)

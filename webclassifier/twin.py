@@ -74,15 +74,15 @@ def twin_network(learn):
     return Twin(learn.model.float().eval(), learn.unsure.train_feats.float(), learn.unsure.k).eval()
 
 # %% ../nbs/06b_twin.ipynb #d241bc90
-def export_twin(model:Path='export.pkl', opset:int=17) -> dict:
-    "Write the ONNX twin of the learner exported to `model` beside it, and record it in `model_card.json`; the card"
+def export_twin(model:Path='export.pkl', opset:int=17, learn=None) -> dict:
+    "Write the ONNX twin of the learner exported to `model` beside it (`learn`: that learner, if at hand), and record it in `model_card.json`; the card"
     import io, torch, onnx
     from fastai.learner import load_learner
     model = Path(model).absolute()
     card_fn, out, pickle_sha256 = model.with_name('model_card.json'), twin_path(model), sha256_file(model)
     card = json.loads(card_fn.read_text()) if card_fn.is_file() else {}
     if card.get('sha256') != pickle_sha256: raise ValueError(f'{model}: {card_fn.name} beside it is missing or describes another model (export with train_and_export)')
-    learn = load_learner(model)
+    learn = learn or load_learner(model)
     meta = dict(vocab=list(learn.dls.vocab), preprocessing=preprocessing(learn), threshold=learn.unsure.threshold, k=learn.unsure.k,
                 pickle_sha256=pickle_sha256, outputs=['logits', 'features', 'similarity'])
     steps, buf = meta['preprocessing'], io.BytesIO()

@@ -62,13 +62,18 @@ def train(data_dir:str,             # folder with one sub-folder of images per c
           neighbours:int=1,         # the "not sure" check compares with the k-th nearest training photo, k = this
           per_class:bool=True,      # with --cv: a "not sure" threshold per class (--no-per-class: one for all)
           class_means:bool=False,   # the "not sure" check compares with the nearest class mean, not each training photo (steadier on photos from elsewhere)
-          between:bool=False):      # with --cv and --outside: the "not sure" threshold halfway between the in-class photos and the outside ones
+          between:bool=False,       # with --cv and --outside: the "not sure" threshold halfway between the in-class photos and the outside ones
+          like:str=None):           # a model_card.json: train with every setting it records instead (DATA_DIR, --out and --report stay yours)
     "Train a classifier on DATA_DIR, evaluate it, calibrate its \"not sure\" check, export it and log the run"
-    from webclassifier.pipeline import train_and_export
+    from webclassifier.pipeline import train_and_export, card_recipe
     from webclassifier.train import WeightsUnavailable
-    try: card = train_and_export(data_dir, out, recipe=recipe, arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed,
-                                 keep=keep, report=report, lr=lr, outside=outside, log=log, cv=cv, neighbours=neighbours,
-                                 per_class=per_class, class_means=class_means, between=between).card
+    settings = dict(recipe=recipe, arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed, keep=keep, lr=lr,
+                    outside=outside, cv=cv, neighbours=neighbours, per_class=per_class, class_means=class_means, between=between)
+    if like:
+        try: settings = card_recipe(json_lib.loads(Path(like).read_text())) | ({'outside': outside} if outside else {})
+        except (OSError, ValueError, TypeError, AttributeError) as e: raise SystemExit(f'train: --like {like}: not a readable model card ({e})')
+    recipe, arch, cv = settings['recipe'], settings.get('arch', arch), settings.get('cv', 0)
+    try: card = train_and_export(data_dir, out, report=report, log=log, **settings).card
     except (WeightsUnavailable, ValueError) as e: raise SystemExit(f'train: {e}')
     metrics = card['metrics']
     if cv:

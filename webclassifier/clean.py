@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['KEEP', 'DELETE', 'Cleaner', 'free_name', 'move_file', 'read_log', 'append_log', 'update_manifest', 'logged_moves',
-           'apply_cleaning', 'undo_cleaning', 'read_decisions', 'cleaned_copy', 'duplicate_pairs', 'hardest_images',
-           'out_of_fold_hardest']
+           'apply_cleaning', 'undo_cleaning', 'read_decisions', 'cleaned_copy', 'duplicate_pairs', 'by_loss',
+           'hardest_images', 'out_of_fold_hardest']
 
 # %% ../nbs/07_clean.ipynb #2eacb072
 import csv, json, os, shutil, time
@@ -169,27 +169,28 @@ def duplicate_pairs(data:Path, max_distance:int=NEAR_COPY_BITS) -> list:
                  same_label=files[i].parent.name == files[j].parent.name) for i, j, d in sorted(pairs, key=lambda o: o[2])]
 
 # %% ../nbs/07_clean.ipynb #eeb29f3e
-def hardest_images(predictor, data:Path, bs:int=32) -> list:
-    "Every readable image under `data` with its label, the model's prediction and its loss, highest loss first"
+def by_loss(vocab:list, rows:list) -> list:
+    "Photos (`file`, `label`, `probs` in `vocab`'s order) with their label, prediction and loss, highest loss first (unknown labels last)"
     import math
-    data, files = Path(data), readable_images(data, report=lambda s: None)
     out = []
-    for i in range(0, len(files), bs):
-        chunk = files[i:i+bs]
-        for fn, res in zip(chunk, predictor.predict_images([read_image(f) for f in chunk])):
-            p = dict(res['top']).get(fn.parent.name)
-            out.append(dict(file=fn.relative_to(data).as_posix(), label=fn.parent.name, predicted=res['label'],
-                            probability=res['probability'], loss=round(-math.log(max(p, 1e-12)), 4) if p is not None else None))
-    return sorted(out, key=lambda o: -(o['loss'] if o['loss'] is not None else math.inf))
-
-# %% ../nbs/07_clean.ipynb #de14f865
-def out_of_fold_hardest(cv:dict) -> list:
-    "The photos of a cross-validation (`export.cv.json`) with their label, out-of-fold prediction and loss, highest loss first"
-    import math
-    vocab, out = cv['vocab'], []
-    for r in cv['photos']:
+    for r in rows:
         best = max(range(len(vocab)), key=lambda i: r['probs'][i])
         p = r['probs'][vocab.index(r['label'])] if r['label'] in vocab else None
         out.append(dict(file=r['file'], label=r['label'], predicted=vocab[best], probability=r['probs'][best],
                         loss=round(-math.log(max(p, 1e-12)), 4) if p is not None else None))
     return sorted(out, key=lambda o: -(o['loss'] if o['loss'] is not None else math.inf))
+
+def hardest_images(predictor, data:Path, bs:int=32) -> list:
+    "Every readable image under `data` with its label, the model's prediction and its loss, highest loss first"
+    data, files, rows = Path(data), readable_images(data, report=lambda s: None), []
+    for i in range(0, len(files), bs):
+        chunk = files[i:i+bs]
+        for fn, res in zip(chunk, predictor.predict_images([read_image(f) for f in chunk])):
+            probs = dict(res['top'])
+            rows.append(dict(file=fn.relative_to(data).as_posix(), label=fn.parent.name, probs=[probs[c] for c in predictor.vocab]))
+    return by_loss(predictor.vocab, rows)
+
+# %% ../nbs/07_clean.ipynb #de14f865
+def out_of_fold_hardest(cv:dict) -> list:
+    "The photos of a cross-validation (`export.cv.json`) with their label, out-of-fold prediction and loss, highest loss first"
+    return by_loss(cv['vocab'], cv['photos'])

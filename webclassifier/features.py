@@ -24,15 +24,13 @@ def photo_keys(items:list, cache:Path=None, n_workers:int=2) -> list:
     index_file = Path(cache or feature_cache())/'keys.json'
     try: index = json.loads(index_file.read_text())
     except (OSError, ValueError): index = {}  # none yet, or unreadable: the keys are computed again
-    def key(fn):
-        st, name = os.stat(fn), str(Path(fn).absolute())
-        known = index.get(name)
-        if known and known[:2] == [st.st_mtime_ns, st.st_size]: return known[2]
-        return pixel_hash(read_image(fn))[:16]
-    keys = list(parallel(key, items, n_workers=n_workers, threadpool=True))
-    stamps = {str(Path(fn).absolute()): [os.stat(fn).st_mtime_ns, os.stat(fn).st_size, k] for fn, k in zip(items, keys)}
-    if any(index.get(name) != stamp for name, stamp in stamps.items()): atomic_write(index_file, json.dumps(index | stamps).encode())
-    return keys
+    def stamp(fn):  # [time, size, key] of the file
+        st, known = os.stat(fn), index.get(str(Path(fn).absolute()))
+        if known and known[:2] == [st.st_mtime_ns, st.st_size]: return known
+        return [st.st_mtime_ns, st.st_size, pixel_hash(read_image(fn))[:16]]
+    stamps = dict(zip((str(Path(fn).absolute()) for fn in items), parallel(stamp, items, n_workers=n_workers, threadpool=True)))
+    if any(index.get(name) != s for name, s in stamps.items()): atomic_write(index_file, json.dumps(index | stamps).encode())
+    return [stamps[str(Path(fn).absolute())][2] for fn in items]
 
 # %% ../nbs/02b_features.ipynb #792804b2
 def pooled_features(body:torch.nn.Module, xb:torch.Tensor) -> torch.Tensor:

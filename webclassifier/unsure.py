@@ -11,7 +11,7 @@ import numpy as np, torch
 import torch.nn.functional as F
 from fastai.data.transforms import parent_label
 from .data import NEAR_COPY_BITS, perceptual_hashes, near_duplicates
-from .features import cached_features
+from .train import probe_predictions
 from .answers import threshold_for
 
 # %% ../nbs/04_unsure.ipynb #108de05f
@@ -24,9 +24,7 @@ def features_and_logits(model:torch.nn.Module, xb:torch.Tensor):
 def features_and_probs(learn, items:list, bs:int=64) -> tuple:
     "Normalised penultimate features and class probabilities of the images `items`, with the learner's validation transforms"
     model = learn.model.eval()
-    if getattr(learn, 'feature_key', None):  # a linear probe: its body is the pretrained one, whose features are cached
-        feats = cached_features(model[0], learn.dls, items, learn.feature_key)[:, 0]
-        with torch.inference_mode(): return feats, F.softmax(model[1][-1](feats), dim=1)
+    if getattr(learn, 'feature_key', None): return probe_predictions(learn, items)  # a probe: its body's features are cached
     with torch.inference_mode(): feats, logits = map(torch.cat, zip(*[features_and_logits(model, b[0]) for b in learn.dls.test_dl(items, bs=bs)]))
     return feats, F.softmax(logits, dim=1)
 

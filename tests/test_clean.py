@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from servers import SAMPLE
 from webclassifier.clean import Cleaner, DELETE, apply_cleaning, undo_cleaning, read_log
-from webclassifier.download import read_manifest, write_manifest
+from webclassifier.files import read_manifest, write_manifest
 from webclassifier.train import train_classifier
 
 def snapshot(folder):

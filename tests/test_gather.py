@@ -3,7 +3,8 @@ import csv, hashlib, io, subprocess, sys
 from pathlib import Path
 from PIL import Image
 from servers import ImageSite, ROOT, SAMPLE, body, redirect, slow, chunked
-from webclassifier.download import gather_images, read_manifest
+from webclassifier.files import read_manifest
+from webclassifier.download import gather_images
 
 PHOTOS = sorted(p for p in SAMPLE.glob('*/*') if p.suffix != '.csv')
 

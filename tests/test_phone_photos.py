@@ -3,7 +3,7 @@ import io
 import numpy as np
 from PIL import Image
 from servers import SAMPLE
-from webclassifier.download import read_image
+from webclassifier.images import read_image
 from webclassifier.pipeline import train_and_export
 from webclassifier.predict import Predictor, predict_named
 

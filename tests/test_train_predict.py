@@ -19,7 +19,7 @@ def tiny_model(tmp_path_factory):
     return out
 
 def test_export_has_card_and_report(tiny_model):
-    from webclassifier.download import sha256_file
+    from webclassifier.files import sha256_file
     card = json.loads((tiny_model/'model_card.json').read_text())
     assert card['sha256'] == sha256_file(tiny_model/'export.pkl')
     assert card['classes'] == ['black', 'grizzly', 'teddy'] and card['arch'] == 'efficientnet_lite0' and card['size'] == 64
@@ -150,7 +150,7 @@ def test_probe_export_loads_and_predicts_with_fastai(tmp_path):
     assert out.returncode == 0, out.stderr
     label, probability = out.stdout.strip().splitlines()[-1].split()
     from webclassifier.predict import Predictor
-    from webclassifier.download import read_image
+    from webclassifier.images import read_image
     ours = Predictor.load(tmp_path/'export.pkl').predict_images([read_image(photo)])[0]
     assert label == ours['label'] == 'teddy'
     assert abs(float(probability) - ours['probability']) < 1e-4

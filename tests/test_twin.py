@@ -3,7 +3,7 @@ import json, subprocess, sys
 from pathlib import Path
 import pytest
 from servers import ARTIFACTS, ROOT, SAMPLE, Server, kernels, upload, wait_until
-from webclassifier.download import sha256_file
+from webclassifier.files import sha256_file
 from webclassifier.twin import TwinPredictor, check_twin
 
 PHOTOS = sorted(p for p in SAMPLE.glob('*/*') if p.suffix != '.csv') + sorted((ROOT/'webclassifier'/'examples').glob('*.jpg'))

@@ -9,7 +9,7 @@ __all__ = ['answer', 'threshold_for', 'in_threads', 'read_named', 'predict_read'
 from pathlib import Path
 import numpy as np
 from fastcore.parallel import parallel, defaults
-from .download import MAX_BYTES, ImageError, read_image
+from .images import MAX_BYTES, ImageError, read_image
 
 # %% ../nbs/03b_answers.ipynb #5fd9802a
 def answer(vocab:list, probs:list, sure:bool) -> dict:

@@ -17,8 +17,8 @@ import base64, fcntl, hashlib, json, os, time
 import anywidget
 from traitlets import Int, List, Unicode
 from PIL import Image
-from .download import (MAX_BYTES, EXTENSIONS, MANIFEST_FIELDS, ImageError, atomic_write, decode_image, encode_image, file_stamp,
-                                    over_limit, pixel_hash, read_image, read_manifest, sha256_file, write_manifest)
+from .images import MAX_BYTES, EXTENSIONS, ImageError, decode_image, encode_image, over_limit, pixel_hash, read_image
+from .files import MANIFEST_FIELDS, atomic_write, file_stamp, read_manifest, sha256_file, write_manifest
 from .answers import read_named, predict_read
 from .twin import load_predictor, twin_path
 

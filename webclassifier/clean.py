@@ -15,7 +15,8 @@ from fastai.vision.widgets import ImageClassifierCleaner
 from IPython.display import display
 # fastai's widgets call `display` without importing it (IPython makes it a builtin in notebooks only): give it one
 if not hasattr(fastai.vision.widgets, 'display'): fastai.vision.widgets.display = display
-from .download import read_image, read_manifest, write_manifest, sha256_file
+from .images import read_image
+from .files import read_manifest, write_manifest, sha256_file
 from .data import NEAR_COPY_BITS, perceptual_hashes, near_duplicates, readable_images
 
 # %% ../nbs/07_clean.ipynb #b0013c74

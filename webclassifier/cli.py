@@ -28,7 +28,8 @@ def gather(labels:Annotated[str, 'class names; each becomes a folder (default wi
            workers:int=8,        # parallel downloads
            retry_errors:bool=False): # try again the URLs that failed last time
     "Search for (or take from --urls or --from) images of each label, download and verify them into DEST/<label>/"
-    from webclassifier.download import folder_items, gather_images, read_manifest, read_url_list, search_items, summarise
+    from webclassifier.files import read_manifest
+    from webclassifier.download import folder_items, gather_images, read_url_list, search_items, summarise
     from webclassifier.search import SearchError
     labels = list(labels or [])
     try:
@@ -161,7 +162,7 @@ def clean(data_dir:str,            # folder with one sub-folder of images per cl
           max_distance:int=None):  # perceptual-hash bits (of 64) within which two photos are near-copies (default: 8, NEAR_COPY_BITS)
     "List the photos of DATA_DIR the model finds hardest (highest loss) and the near-duplicates, for review; moves nothing"
     from webclassifier.clean import hardest_images, out_of_fold_hardest, duplicate_pairs
-    from webclassifier.download import atomic_write
+    from webclassifier.files import atomic_write
     from webclassifier.data import NEAR_COPY_BITS
     folds_file = Path(model).with_suffix('.cv.json')
     folds = json_lib.loads(folds_file.read_text()) if folds_file.is_file() else {}

@@ -17,7 +17,7 @@ from fastai.data.transforms import get_image_files, parent_label, RandomSplitter
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import RandomResizedCrop, aug_transforms
 from fastai.vision.core import PILImage, imagenet_stats
-from .download import ImageError, read_image
+from .images import ImageError, read_image
 
 # %% ../nbs/02_data.ipynb #f3b50f5e
 def image_problem(fn:Path) -> str:

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
 from fastcore.parallel import parallel
-from .download import atomic_write, pixel_hash, read_image
+from .images import pixel_hash, read_image
+from .files import atomic_write
 
 # %% ../nbs/02b_features.ipynb #1f3b16e5
 def feature_cache() -> Path:

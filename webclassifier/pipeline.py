@@ -11,7 +11,7 @@ import csv, hashlib, io, json, platform, time
 from pathlib import Path
 import fastai, torch
 from fastai.learner import Learner, load_learner
-from .download import atomic_write, sha256_file
+from .files import atomic_write, sha256_file
 from .data import image_dataloaders, readable_images
 from .train import train_classifier, evaluate, arch_function, model_meta, check_recipe, PROBE_C
 from .unsure import fit_detector, features_and_probs

@@ -14,7 +14,7 @@ from fastai.learner import load_learner
 from fasttransform import Pipeline
 from fastai.vision.core import PILImage, TensorImage
 from fastai.data.transforms import get_image_files
-from .download import MAX_BYTES, ImageError, read_image
+from .images import MAX_BYTES, ImageError, read_image
 from .unsure import features_and_logits
 from .train import class_metrics, confusion_counts, plot_confusion
 from .answers import answer, read_named, predict_read, predict_named

@@ -11,7 +11,7 @@ import json, math, warnings
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from .download import atomic_write, sha256_file
+from .files import atomic_write, sha256_file
 from .answers import answer, in_threads, threshold_for
 
 # %% ../nbs/06b_twin.ipynb #2a4e49bc

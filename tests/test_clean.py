@@ -26,7 +26,7 @@ def choose(cleaner, category, split, index, choice):
     return Path(cleaner.cleaner.iw.fns[index])
 
 def test_cleaner_apply_and_undo(dataset):
-    learn = train_classifier(dataset, arch='efficientnet_lite0', epochs=1, size=64, pretrained=False, bs=8, report=lambda s: None, recipe='finetune')
+    learn = train_classifier(dataset, arch='efficientnet_lite0', epochs=1, size=64, pretrained=False, bs=8, log=lambda s: None, recipe='finetune')
     cleaner = Cleaner(learn)
     deleted = choose(cleaner, 'black', 'Train', 0, DELETE)
     relabelled = choose(cleaner, 'teddy', 'Train', 0, 'grizzly')

@@ -101,7 +101,7 @@ def test_a_retrained_model_reaches_the_next_visitor(browser, served, tmp_path):
     root, server = served
     two = tmp_path/'two'
     for label in ['grizzly', 'teddy']: shutil.copytree(SAMPLE/label, two/label)
-    res = run('train', two, '--arch', 'efficientnet_lite0', '--epochs', 1, '--size', 64, '--recipe', 'finetune', '--no-pretrained', '--bs', 8, '--out', tmp_path/'new'/'export.pkl')
+    res = run('train', two, '--arch', 'efficientnet_lite0', '--epochs', 1, '--size', 64, '--recipe', 'finetune', '--no-pretrained', '--bs', 8, '--cv', 0, '--out', tmp_path/'new'/'export.pkl')
     assert res.returncode == 0, res.stderr
     before = open_page(browser, server)
     assert wait_until(lambda: len(kernels(server)) == 2, 120)  # this page's kernel and a preheated one, holding the old model

@@ -28,7 +28,7 @@ def test_trained_on_turned_photos_predicts_upright_ones(tmp_path):
         for i in range(24): save_as_phone(stripes(horizontal, rng), tmp_path/'data'/label/f'{i}.jpg')
     assert Image.open(tmp_path/'data'/'across'/'0.jpg').getexif()[0x0112] == 6
     assert read_image(tmp_path/'data'/'across'/'0.jpg').size == (64, 64)
-    train_and_export(tmp_path/'data', tmp_path/'export.pkl', arch='efficientnet_lite0', epochs=2, size=64, bs=8,
+    train_and_export(tmp_path/'data', tmp_path/'export.pkl', arch='efficientnet_lite0', epochs=2, size=64, bs=8, cv=0,
                      log=lambda s: None, progress=False)
     upright = [(f'{label}-{i}.png', stripes(horizontal, rng)) for label, horizontal in [('across', True), ('updown', False)] for i in range(10)]
     def png(img): buf = io.BytesIO(); img.save(buf, 'PNG'); return buf.getvalue()

@@ -36,7 +36,7 @@ def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path):
     assert files_under(ROOT) == before
     assert sorted(os.listdir(tmp_path)) == ['data', 'flagged', 'models', 'report', 'run.ipynb', 'urls.csv']
     assert files_under(tmp_path/'flagged') == flagged
-    assert sorted(os.listdir(tmp_path/'models')) == ['export.onnx', 'export.pkl', 'model_card.json', 'runs.csv']
+    assert sorted(os.listdir(tmp_path/'models')) == ['export.cv.json', 'export.onnx', 'export.pkl', 'model_card.json', 'runs.csv']
     assert (len(os.listdir(tmp_path/'data'/'grizzly')), len(os.listdir(tmp_path/'data'/'teddy'))) == (10, 9)  # 9 downloaded + 1 flagged
     for fn in ['confusion_matrix.png', 'top_losses.png', 'class_metrics.csv']:  # the default recipe, the probe, has no epochs to plot
         assert (tmp_path/'report'/fn).stat().st_size > 0, fn

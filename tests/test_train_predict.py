@@ -13,7 +13,7 @@ def run(*args, env=None, timeout=600):
 def tiny_model(tmp_path_factory):
     "A model trained by the CLI for 1 epoch at 64 px on the 27 sample photos, from scratch"
     out = tmp_path_factory.mktemp('model')
-    res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--epochs', 1, '--size', 64, '--recipe', 'finetune', '--no-pretrained', '--bs', 8,
+    res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--epochs', 1, '--size', 64, '--recipe', 'finetune', '--no-pretrained', '--bs', 8, '--cv', 0,
               '--out', out/'export.pkl', '--report', out/'report')
     assert res.returncode == 0, res.stderr
     return out
@@ -63,7 +63,7 @@ def test_runs_log_across_two_trainings(tiny_model, tmp_path):
     "Each `train` adds a row to runs.csv beside its model; `runs` lists them"
     out = tmp_path/'models'
     for epochs in (1, 2):
-        res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--epochs', epochs, '--size', 64, '--recipe', 'finetune', '--no-pretrained', '--bs', 8, '--out', out/'export.pkl')
+        res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--epochs', epochs, '--size', 64, '--recipe', 'finetune', '--no-pretrained', '--bs', 8, '--cv', 0, '--out', out/'export.pkl')
         assert res.returncode == 0, res.stderr
     listing = run('runs', '--model-dir', out)
     assert listing.returncode == 0, listing.stderr
@@ -103,7 +103,7 @@ def test_predict_fails_when_nothing_predicted(tiny_model, tmp_path):
 def test_resnet18_without_weights_says_what_to_do(tmp_path):
     "Offline, resnet18's weights can't be downloaded: one clear line naming the two ways out, no traceback"
     env = dict(TORCH_HOME=str(tmp_path/'torch'), HTTPS_PROXY='http://127.0.0.1:9', HTTP_PROXY='http://127.0.0.1:9', https_proxy='http://127.0.0.1:9')
-    res = run('train', SAMPLE, '--epochs', 1, '--size', 64, '--out', tmp_path/'export.pkl', env=env)
+    res = run('train', SAMPLE, '--arch', 'resnet18', '--epochs', 1, '--size', 64, '--out', tmp_path/'export.pkl', env=env)
     assert res.returncode != 0
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("train: resnet18's ImageNet weights could not be downloaded") and '--arch efficientnet_lite0' in last and '--no-pretrained' in last, res.stderr
@@ -115,7 +115,7 @@ def test_class_means_check_answers_alike_in_both_runtimes(tmp_path):
     from webclassifier.predict import Predictor
     from webclassifier.twin import TwinPredictor
     res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--epochs', 1, '--size', 64, '--bs', 8,  # ImageNet weights: a model
-              '--class-means', '--out', tmp_path/'export.pkl')                                             # from scratch has no features yet
+              '--class-means', '--cv', 0, '--out', tmp_path/'export.pkl')                                             # from scratch has no features yet
     assert res.returncode == 0, res.stderr
     card = json.loads((tmp_path/'model_card.json').read_text())
     assert card['class_means'] is True and 'nearest class mean' in card['unsure']['method']
@@ -137,7 +137,7 @@ def test_class_means_check_answers_alike_in_both_runtimes(tmp_path):
 def test_probe_export_loads_and_predicts_with_fastai(tmp_path):
     "The default recipe, the linear probe: `load_learner` + `learn.predict` in a fresh process, the same answer as the app's Predictor, features from the cache"
     cache = tmp_path/'cache'
-    res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--size', 64, '--bs', 8, '--out', tmp_path/'export.pkl', env=dict(WEBCLASSIFIER_CACHE=str(cache)))
+    res = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--size', 64, '--bs', 8, '--cv', 0, '--out', tmp_path/'export.pkl', env=dict(WEBCLASSIFIER_CACHE=str(cache)))
     assert res.returncode == 0, res.stderr
     card = json.loads((tmp_path/'model_card.json').read_text())
     assert (card['recipe'], card['epochs']) == ('probe', 0) and card['twin']['sha256']
@@ -154,5 +154,5 @@ def test_probe_export_loads_and_predicts_with_fastai(tmp_path):
     ours = Predictor.load(tmp_path/'export.pkl').predict_images([read_image(photo)])[0]
     assert label == ours['label'] == 'teddy'
     assert abs(float(probability) - ours['probability']) < 1e-4
-    again = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--size', 64, '--bs', 8, '--out', tmp_path/'again'/'export.pkl', env=dict(WEBCLASSIFIER_CACHE=str(cache)))
+    again = run('train', SAMPLE, '--arch', 'efficientnet_lite0', '--size', 64, '--bs', 8, '--cv', 0, '--out', tmp_path/'again'/'export.pkl', env=dict(WEBCLASSIFIER_CACHE=str(cache)))
     assert 'features: 0 of 22 photos computed' in again.stderr, again.stderr  # the second training computes nothing new

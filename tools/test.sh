@@ -3,7 +3,7 @@
 # the notebooks (nbdev-test, skipping cells flagged slow) and the integration tests (pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install.sh
+bash tools/install.sh dev
 if [ ! -x /usr/bin/chromium ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null

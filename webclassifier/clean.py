@@ -164,7 +164,7 @@ def cleaned_copy(data:Path,       # the labelled photos, left as they are
 def duplicate_pairs(data:Path, max_distance:int=NEAR_COPY_BITS) -> list:
     "Pairs of near-duplicate images under `data`: dicts with both files, their hash distance and whether the labels agree"
     data = Path(data)
-    files = readable_images(data, report=lambda s: None)
+    files = readable_images(data, log=lambda s: None)
     pairs = near_duplicates(perceptual_hashes(files), max_distance=max_distance)
     return [dict(a=files[i].relative_to(data).as_posix(), b=files[j].relative_to(data).as_posix(), distance=d,
                  same_label=files[i].parent.name == files[j].parent.name) for i, j, d in sorted(pairs, key=lambda o: o[2])]
@@ -183,7 +183,7 @@ def by_loss(vocab:list, rows:list) -> list:
 
 def hardest_images(predictor, data:Path, bs:int=32) -> list:
     "Every readable image under `data` with its label, the model's prediction and its loss, highest loss first"
-    data, files, rows = Path(data), readable_images(data, report=lambda s: None), []
+    data, files, rows = Path(data), readable_images(data, log=lambda s: None), []
     for i in range(0, len(files), bs):
         chunk = files[i:i+bs]
         for fn, res in zip(chunk, predictor.predict_images([read_image(f) for f in chunk])):

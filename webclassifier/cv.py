@@ -72,15 +72,15 @@ def cross_validate(data:Path,            # folder with one sub-folder of images 
                    log=print,            # where to report progress and unreadable files
                    **recipe) -> dict:    # `train_classifier`'s settings (arch, epochs, size, bs, seed, lr, ...)
     "Train `k` models, each validated on one fold of near-copy groups; every photo's out-of-fold prediction and similarities"
-    files = readable_images(data, report=log)
+    files = readable_images(data, log=log)
     labels, groups = [f.parent.name for f in files], near_copy_groups(files, max_distance)
     folds = group_folds(labels, groups, k, recipe.get('seed', 42))
-    others = readable_images(outside, report=log) if outside and Path(outside).is_dir() else []
+    others = readable_images(outside, log=log) if outside and Path(outside).is_dir() else []
     photos, outsiders, runs = [None]*len(files), [], []
     for fold in range(k):
         valid = [f for f, fo in zip(files, folds) if fo == fold]
         start = time.time()
-        learn = train_classifier(data, valid=valid, report=lambda s: None, progress=False, **recipe)
+        learn = train_classifier(data, valid=valid, log=lambda s: None, progress=False, **recipe)
         runs.append(dict(fold=fold, n_train=len(learn.dls.train_ds), n_valid=len(valid), seconds=round(time.time() - start, 1)))
         log(f'fold {fold + 1}/{k}: trained on {runs[-1]["n_train"]} photos in {runs[-1]["seconds"]} s')
         index = {f: i for i, f in enumerate(files)}

@@ -27,12 +27,12 @@ def image_problem(fn:Path) -> str:
     return ''
 
 # %% ../nbs/02_data.ipynb #47f5dc85
-def readable_images(path:Path, n_workers:int=2, report=print) -> list:
-    "Image files under `path` that decode, reporting the others (one line each) with `report`"
+def readable_images(path:Path, n_workers:int=2, log=print) -> list:
+    "Image files under `path` that decode, reporting the others (one line each) with `log`"
     files = get_image_files(path)
     problems = parallel(image_problem, files, n_workers=n_workers, threadpool=True)
     for fn, why in zip(files, problems):
-        if why: report(f'skipping {why}')
+        if why: log(f'skipping {why}')
     return [fn for fn, why in zip(files, problems) if not why]
 
 # %% ../nbs/02_data.ipynb #f9586fdb
@@ -77,10 +77,10 @@ def image_datablock(size:int=224,            # side of the square the model sees
                      batch_tfms=[*aug_transforms(), Normalize.from_stats(*stats)])
 
 # %% ../nbs/02_data.ipynb #a8972c66
-def image_dataloaders(path:Path, size:int=224, stats=imagenet_stats, bs:int=32, seed:int=42, report=print, valid_pct:float=0.2,
+def image_dataloaders(path:Path, size:int=224, stats=imagenet_stats, bs:int=32, seed:int=42, log=print, valid_pct:float=0.2,
                       valid:list=None, **kwargs):
     "`DataLoaders` from the folder of labelled images at `path`, leaving out (and reporting) unreadable files; `valid`: the images to validate on"
-    files = readable_images(path, report=report)
+    files = readable_images(path, log=log)
     if not files: raise ValueError(f'{path}: no readable images (expected one sub-folder of images per class)')
     n_train = len(files) - (int(valid_pct*len(files)) if valid is None else len(set(map(Path, valid)) & set(files)))  # the splitter's cut
     # fastai drops the training set's last incomplete batch: with fewer photos than `bs` nothing would be trained

@@ -16,6 +16,7 @@ import requests
 from PIL import Image
 from fastcore.parallel import parallel
 from .images import MAX_BYTES, EXTENSIONS, ImageError, decode_image, encode_image, pixel_hash
+from .images import read_image  # pickles made before 01a_images name webclassifier.download.read_image
 from .files import atomic_write, read_manifest, write_manifest
 
 # %% ../nbs/01c_download.ipynb #2288a67c

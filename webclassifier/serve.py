@@ -5,45 +5,52 @@
 # %% auto #0
 __all__ = ['KERNEL_BYTES', 'TWIN_KERNEL_BYTES', 'MEMORY_SHARE', 'V1', 'MAX_OFFSETS', 'CLIENT_ADDRESS', 'BUSY', 'BUSY_ADDRESS',
            'GIVE_BACK', 'WEBSOCKET_MB', 'APP_NOTEBOOK', 'memory_bytes', 'default_max_visitors', 'frame_problem',
-           'offers_v1', 'CheckedWebsocketConnection', 'ClientAddressIdentityProvider', 'VisitorLimitedKernelManager',
-           'model_stamp', 'serve_settings', 'binder_settings', 'check_model']
+           'offers_v1', 'CheckedWebsocketConnection', 'ClientAddressIdentityProvider', 'Page', 'busy_reason',
+           'closed_pages', 'idle_pages', 'run_in_kernel', 'model_stamp', 'stale_kernels', 'VisitorLimitedKernelManager',
+           'serve_settings', 'binder_settings', 'check_model']
 
 # %% ../nbs/09_serve.ipynb #db4067d9
-import asyncio, collections, contextvars, importlib.util, json, os, struct, time, zipfile
+import asyncio, collections, contextlib, contextvars, dataclasses, importlib.util, os, struct, time, weakref, zipfile
 from datetime import datetime, timezone
+from functools import partialmethod
+from importlib import resources
 from pathlib import Path
-from importlib.resources import files
 from tornado.ioloop import PeriodicCallback
 from tornado.web import HTTPError
 from traitlets import Float, Integer
 from jupyter_server.auth.identity import PasswordIdentityProvider
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-from .download import file_stamp
+from .files import file_stamp
 from .twin import check_twin, twin_path
 
 # %% ../nbs/09_serve.ipynb #98e319e0
-KERNEL_BYTES = 1_000_000_000     # one app kernel's resident memory with torch and fastai (measured here: 0.93-0.97 GB)
-TWIN_KERNEL_BYTES = 200_000_000  # one on the ONNX twin, onnxruntime and no torch (benchmarks/app.py measures it)
-MEMORY_SHARE = 0.25         # share of the memory the app's kernels may take
-
 def memory_bytes() -> int:
-    "The memory this server may use: its cgroup's limit (a container's, as on Binder) if there is one, else the machine's"
-    try:
-        limit = Path('/sys/fs/cgroup/memory.max').read_text().strip()
-        if limit != 'max': return int(limit)
-    except (OSError, ValueError): pass
+    "The memory this server may use: its cgroup's limit (a container's, as on Binder), else the machine's"
+    try: limit = Path('/sys/fs/cgroup/memory.max').read_text().strip()
+    except OSError: limit = 'max'
+    if limit.isdigit(): return int(limit)
     return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
 
-def default_max_visitors(memory:int=None, kernel_bytes:int=KERNEL_BYTES, preheated:int=1) -> int:
-    "How many visitors' kernels fit in `MEMORY_SHARE` of `memory`, besides the `preheated` ones; at least 1"
+# %% ../nbs/09_serve.ipynb #d96ca824
+KERNEL_BYTES = 1_000_000_000     # one app kernel's resident memory with torch and fastai (measured here: 0.93-0.97 GB)
+TWIN_KERNEL_BYTES = 200_000_000  # one on the ONNX twin, onnxruntime and no torch (benchmarks/app.py measures it)
+MEMORY_SHARE = 0.25              # share of the memory the app's kernels may take
+
+def default_max_visitors(memory:int=None,                # bytes the server may use (None: `memory_bytes()`)
+                         kernel_bytes:int=KERNEL_BYTES,  # one app kernel's resident memory
+                         preheated:int=1                 # preheated kernels kept besides the visitors'
+                        ) -> int:
+    "How many visitors' kernels fit in `MEMORY_SHARE` of `memory`, besides the preheated ones; at least 1"
     return max(1, int(MEMORY_SHARE * (memory or memory_bytes()) / kernel_bytes) - preheated)
 
-# %% ../nbs/09_serve.ipynb #f51e5d37
-V1 = 'v1.kernel.websocket.jupyter.org'  # the kernel websocket protocol the app's pages speak (jupyter_server 2, @jupyterlab/services 7)
+# %% ../nbs/09_serve.ipynb #c501cec4
+V1 = 'v1.kernel.websocket.jupyter.org'  # the kernel websocket protocol of the app's pages (jupyter_server 2)
 MAX_OFFSETS = 64  # offsets in one frame: the channel, 4 parts and up to 58 buffers (the app's messages have at most 1)
 
-def frame_problem(frame, max_offsets:int=MAX_OFFSETS) -> str:
+def frame_problem(frame,                       # one websocket message from a page
+                  max_offsets:int=MAX_OFFSETS  # most offsets a frame may have
+                 ) -> str:
     "Why `frame` is not a v1 kernel websocket frame jupyter_server can parse safely; None if it is one"
     if not isinstance(frame, bytes): return 'not a binary frame'
     if len(frame) < 8: return f'{len(frame)} bytes, too short for its offset count'
@@ -51,32 +58,43 @@ def frame_problem(frame, max_offsets:int=MAX_OFFSETS) -> str:
     if not 6 <= n <= max_offsets: return f'{n} offsets (a message has 6 to {max_offsets})'
     if len(frame) < 8 * (n + 1): return f'{len(frame)} bytes, too short for its {n} offsets'
     offsets = struct.unpack_from(f'<{n}Q', frame, 8)
-    if offsets[0] != 8 * (n + 1) or any(b < a for a, b in zip(offsets, offsets[1:])) or offsets[-1] > len(frame):
-        return 'offsets not increasing inside the frame'
+    inside = offsets[0] == 8 * (n + 1) and offsets[-1] <= len(frame)
+    if not inside or any(b < a for a, b in zip(offsets, offsets[1:])): return 'offsets not increasing inside the frame'
     return None
 
-# %% ../nbs/09_serve.ipynb #c501cec4
+# %% ../nbs/09_serve.ipynb #a7e1c002
 def offers_v1(subprotocols:str) -> bool:
     "Whether a websocket request's `Sec-WebSocket-Protocol` header offers the v1 kernel protocol"
     return V1 in [p.strip() for p in (subprotocols or '').split(',')]
 
-
-# %% ../nbs/09_serve.ipynb #a7e1c003
+# %% ../nbs/09_serve.ipynb #ba201a9d
 class CheckedWebsocketConnection(ZMQChannelsWebsocketConnection):
-    "jupyter_server's kernel websocket connection for v1 clients only: each frame checked before it is parsed (a bad one closes the connection), and the page's messages noted for the kernel manager"
+    "jupyter_server's kernel websocket connection for v1 clients only, each frame checked before it is parsed"
+    open_pages = weakref.WeakSet()  # the open connections of this class
+
     async def prepare(self):
-        if not offers_v1(self.websocket_handler.request.headers.get('Sec-WebSocket-Protocol')):  # legacy frames go through Voila's v1-only reader
-            self.log.warning('webclassifier: refused a websocket from %s without the %s protocol', self.websocket_handler.request.remote_ip, V1)
+        "Refuse (HTTP 400) a client that does not offer v1: its frames would go through Voila's v1-only reader"
+        request = self.websocket_handler.request
+        if not offers_v1(request.headers.get('Sec-WebSocket-Protocol')):
+            self.log.warning('webclassifier: refused a websocket from %s without %s', request.remote_ip, V1)
             raise HTTPError(400, reason=f'this server speaks only the {V1} websocket protocol')
         await super().prepare()
 
     def note_page(self):
+        "Tell the kernel manager that the page sent a message (or connected) just now"
         if hasattr(self.multi_kernel_manager, 'page_sent'): self.multi_kernel_manager.page_sent(self.kernel_id)
 
     def connect(self):
-        self.note_page(); return super().connect()
+        self.open_pages.add(self)
+        self.note_page()
+        return super().connect()
+
+    def disconnect(self):
+        self.open_pages.discard(self)
+        return super().disconnect()
 
     def handle_incoming_message(self, incoming_msg):
+        "Close the connection (1008) on a frame `frame_problem` refuses; else pass it on to jupyter_server"
         problem = frame_problem(incoming_msg) if self.subprotocol == V1 else 'not on the v1 protocol'
         if problem:
             self.log.warning('webclassifier: closed the websocket of kernel %s from %s: %s', self.kernel_id,
@@ -85,211 +103,294 @@ class CheckedWebsocketConnection(ZMQChannelsWebsocketConnection):
         self.note_page()
         super().handle_incoming_message(incoming_msg)
 
-# %% ../nbs/09_serve.ipynb #8d9c749a
+    @classmethod
+    def close_pages(cls, kernel_id:str, reason:str):
+        "Close the open connections to the kernel `kernel_id`, telling their pages `reason`"
+        for connection in [c for c in cls.open_pages if c.kernel_id == kernel_id]:
+            connection.websocket_handler.close(1000, reason)
+
+# %% ../nbs/09_serve.ipynb #55bee534
 CLIENT_ADDRESS = contextvars.ContextVar('webclassifier_client_address', default=None)
 
 class ClientAddressIdentityProvider(PasswordIdentityProvider):
-    "jupyter_server's identity provider (its token and password checks), noting each request's client address in `CLIENT_ADDRESS`"
+    "jupyter_server's identity provider (its token and password checks), noting each client address in `CLIENT_ADDRESS`"
     def get_user(self, handler):
         CLIENT_ADDRESS.set(handler.request.remote_ip)
         return super().get_user(handler)
 
-# %% ../nbs/09_serve.ipynb #622739d4
+# %% ../nbs/09_serve.ipynb #c633caf5
+@dataclasses.dataclass
+class Page:
+    "What the server knows of one visitor's kernel and the page on it"
+    address:str=None         # the client address it was started for (None: not the app's, e.g. a JupyterLab notebook's)
+    connections:int=0        # websocket connections open to it now
+    closed_at:datetime=None  # when its last connection closed (None: never connected, or connected again since)
+    seen:float=None          # `time.monotonic()` when its page last sent a message or connected
+    busy:bool=False          # its kernel is running code
+
+# %% ../nbs/09_serve.ipynb #aa173a38
 BUSY = 'The app is busy: all {n} places are taken. Please try again in a minute.'
-BUSY_ADDRESS = 'Your address already has {n} pages of the app open, the most one address may have: close one and try again.'
-GIVE_BACK = 'from webclassifier.app import give_place_back; give_place_back({seconds})'  # run in an idle page's kernel
+BUSY_ADDRESS = ('Your address already has {n} pages of the app open, the most one address may have: '
+                'close one and try again.')
 
-class VisitorLimitedKernelManager(AsyncMappingKernelManager):
-    "jupyter_server's kernel manager, refusing (HTTP 503, a page saying the app is busy) to start more than `max_visitors` visitors' kernels, or `max_per_address` for one address; idle pages give their places back"
-    max_visitors = Integer(0, config=True, help='most visitors served at once (0: from the memory, see default_max_visitors)')
-    kernel_bytes = Integer(KERNEL_BYTES, config=True, help="one app kernel's resident memory, for the default limit")
-    closed_wait = Float(3., config=True, help='seconds a visitor waits, when places are short, for a closed page to give its kernel back')
-    max_per_address = Integer(2, config=True, help='most places the pages of one client address may hold (0: no limit; behind a proxy all visitors share its address)')
-    page_idle_timeout = Integer(900, config=True, help='seconds a connected page may send nothing before its place is given back and it is told to reload (0: never)')
+def busy_reason(pages:dict,             # kernel id -> `Page`: the visitors' kernels
+                limit:int,              # most visitors served at once
+                address:str=None,       # the new visitor's client address (None: not an app page)
+                max_per_address:int=0,  # most places the pages of one address may hold (0: no limit)
+                starting:dict=None      # client address -> visitors admitted whose kernels are still starting
+               ) -> str:
+    "Why one more visitor from `address` gets the busy page instead of a place; None if there is a place"
+    starting = starting or {}
+    if len(pages) + sum(starting.values()) >= limit: return BUSY.format(n=limit)
+    held = sum(page.address == address for page in pages.values()) + starting.get(address, 0)
+    if address is None or not max_per_address or held < max_per_address: return None
+    return BUSY_ADDRESS.format(n=max_per_address)
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.disconnected_at = {}  # kernel id -> when its last page connection closed
-        self.starting = 0          # visitors admitted whose kernels are still starting: counted, or a crowd arriving at once all gets in
-        self.starting_from = collections.Counter()  # the same, per client address
-        self.addresses = {}        # the app's visitors' kernel ids -> the client address each was started for
-        self.page_seen = {}        # kernel id -> time.monotonic() when its page last sent a message (or connected)
-        self.idle_callback = None
-        if hasattr(self, 'get_rendered_notebook'):  # Voila's preheated pool (its kernel manager subclasses this one)
-            hand_out = self.get_rendered_notebook
-            async def get_rendered_notebook(*args, **kwargs):  # a visitor asks for the preheated kernel: admit them first;
-                address = CLIENT_ADDRESS.get()
-                await self.admit(address)                        # the kernel is active from now on, not culled before the page connects
-                self.starting += 1; self.starting_from[address] += 1  # the pool's next kernel may still be starting: count this visitor meanwhile
-                try: render_task, cache, kernel_id = await hand_out(*args, **kwargs)
-                finally: self.starting -= 1; self.starting_from[address] -= 1
-                self.addresses[kernel_id] = address
-                self.get_kernel(kernel_id).last_activity = datetime.now(timezone.utc)
-                return render_task, cache, kernel_id
-            self.get_rendered_notebook = get_rendered_notebook
-            self.pool_models = {}  # each preheated kernel's task in Voila's pool -> the model file's stamp when it was started
-            fill, size = self.fill_if_needed, self.get_pool_size
-            def fill_if_needed(*args, **kwargs):
-                stamp = model_stamp(); fill(*args, **kwargs)
-                for pool in self._pools.values():
-                    for task in pool: self.pool_models.setdefault(task, stamp)
-            def get_pool_size(notebook_name):  # Voila asks this before using its pool: drop kernels with an older model first
-                self.drop_stale(notebook_name); return size(notebook_name)
-            self.fill_if_needed, self.get_pool_size = fill_if_needed, get_pool_size
+# %% ../nbs/09_serve.ipynb #3f973a80
+def closed_pages(pages:dict,       # kernel id -> `Page`
+                 address:str=None  # only the pages of this client address (None: all)
+                ) -> list:
+    "The kernel ids of `pages` whose page closed: it connected once, and has no connection now"
+    return [k for k, page in pages.items() if page.closed_at is not None and not page.connections
+            and (address is None or page.address == address)]
 
-    def limit(self) -> int:
-        "`max_visitors`, or the default for this memory less the preheated kernels Voila keeps (its configured pool size)"
-        pools = getattr(self, 'kernel_pools_config', {})  # Voila's pool settings, when it preheats
-        return self.max_visitors or default_max_visitors(kernel_bytes=self.kernel_bytes, preheated=sum(c.get('pool_size', 0) for c in pools.values()))
+# %% ../nbs/09_serve.ipynb #18daac27
+def idle_pages(pages:dict,      # kernel id -> `Page`
+               timeout:float,   # seconds a connected page may stay silent
+               now:float=None   # `time.monotonic()` now (None: read it)
+              ) -> list:
+    "The kernel ids of the app's `pages` connected but silent for over `timeout` seconds, their kernels idle"
+    now = time.monotonic() if now is None else now
+    return [k for k, page in pages.items() if page.address is not None and page.connections and page.seen is not None
+            and now - page.seen > timeout and not page.busy]
 
-    def pooled(self) -> set:
-        "Ids of the preheated kernels waiting in Voila's pool"
-        tasks = [t for pool in getattr(self, '_pools', {}).values() for t in pool]
-        return {t.result()['kernel_id'] for t in tasks if t.done() and not t.exception()}
+# %% ../nbs/09_serve.ipynb #71cb6c4d
+async def run_in_kernel(kernel,             # a kernel's jupyter_client manager
+                        code:str,           # code to run there, as the server (not a page)
+                        timeout:float=5.,   # seconds to wait for its reply
+                        settle:float=0.5    # seconds then for its widgets' updates to reach the page
+                       ) -> bool:
+    "Run `code` in `kernel`, silently; whether it ran without an error within `timeout` seconds"
+    client = kernel.client()
+    client.start_channels()
+    try:
+        msg_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            reply = await client.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if reply['parent_header'].get('msg_id') != msg_id: continue
+            await asyncio.sleep(settle)
+            return reply['content'].get('status') == 'ok'
+    finally: client.stop_channels()
+    return False
 
-    def visitor_kernels(self) -> list: return [k for k in self.list_kernel_ids() if k not in self.pooled()]
-    def full(self) -> bool: return len(self.visitor_kernels()) + self.starting >= self.limit()
-
-    def held(self, address) -> int:
-        "Places the pages of client `address` hold, counting those whose kernels are starting"
-        return sum(self.addresses.get(k) == address for k in self.visitor_kernels()) + self.starting_from[address]
-
-    def notify_connect(self, kernel_id):
-        super().notify_connect(kernel_id); self.disconnected_at.pop(kernel_id, None)
-
-    def notify_disconnect(self, kernel_id):
-        super().notify_disconnect(kernel_id)
-        if not self._kernel_connections.get(kernel_id): self.disconnected_at[kernel_id] = datetime.now(timezone.utc)
-
-    def closed(self, address=None) -> list:
-        "The visitors' kernels whose pages closed (only those of client `address`, if given)"
-        return [k for k in self.visitor_kernels() if k in self.disconnected_at and not self._kernel_connections.get(k)
-                and (address is None or self.addresses.get(k) == address)]
-
-    async def make_room(self, address=None):
-        "Shut down the kernels of closed pages (of `address`, if given), waiting up to `closed_wait` seconds for one to close"
-        deadline = asyncio.get_running_loop().time() + self.closed_wait
-        while not self.closed(address) and asyncio.get_running_loop().time() < deadline: await asyncio.sleep(0.2)
-        for k in self.closed(address):
-            self.log.info('webclassifier: giving back kernel %s, its page closed at %s', k, self.disconnected_at[k])
-            await self.shutdown_kernel(k)
-
-    async def admit(self, address=None):
-        "Return if there is a place for one more visitor from `address` (making room if pages were closed), else raise a 503 with the busy page"
-        if self.full(): await self.make_room()
-        if self.full(): raise HTTPError(503, reason=BUSY.format(n=self.limit()))
-        if address is not None and self.max_per_address:
-            if self.held(address) >= self.max_per_address: await self.make_room(address)
-            if self.held(address) >= self.max_per_address: raise HTTPError(503, reason=BUSY_ADDRESS.format(n=self.max_per_address))
-
-    async def start_kernel(self, **kwargs):
-        "Start a kernel, unless it is a visitor's and all places (or all of its address's) are taken: then a 503 with the busy page"
-        env = kwargs.get('env') or {}
-        if env.get('VOILA_PREHEAT') == 'True': return await super().start_kernel(**kwargs)  # Voila's pool
-        address = CLIENT_ADDRESS.get() if any(k.startswith('VOILA_') for k in env) else None  # an app page's (not a JupyterLab notebook's)
-        await self.admit(address)
-        self.starting += 1; self.starting_from[address] += 1
-        try: kernel_id = await super().start_kernel(**kwargs)
-        finally: self.starting -= 1; self.starting_from[address] -= 1
-        if address is not None: self.addresses[kernel_id] = address
-        return kernel_id
-
-    async def shutdown_kernel(self, kernel_id, *args, **kwargs):
-        self.disconnected_at.pop(kernel_id, None); self.addresses.pop(kernel_id, None); self.page_seen.pop(kernel_id, None)
-        return await super().shutdown_kernel(kernel_id, *args, **kwargs)
-
-    def page_sent(self, kernel_id):
-        "Note that the page connected to `kernel_id` sent a message (or connected) just now"
-        self.page_seen[kernel_id] = time.monotonic()
-
-    def idle_pages(self) -> list:
-        "The app's kernels whose connected pages have sent nothing for `page_idle_timeout` seconds, the kernel itself idle"
-        now = time.monotonic()
-        return [k for k in self.visitor_kernels() if k in self.addresses and self._kernel_connections.get(k) and k in self.page_seen
-                and now - self.page_seen[k] > self.page_idle_timeout and getattr(self.get_kernel(k), 'execution_state', '') != 'busy']
-
-    def initialize_culler(self):
-        super().initialize_culler()
-        if self.page_idle_timeout > 0 and self.idle_callback is None:
-            self.idle_callback = PeriodicCallback(self.give_back_idle, 1000 * min(60, max(1, self.page_idle_timeout / 3)))
-            self.idle_callback.start()
-
-    async def give_back_idle(self):
-        "Give back the places of idle pages: the app tells the page to reload, then its connections close and its kernel shuts down"
-        for k in self.idle_pages():
-            self.log.info('webclassifier: giving back kernel %s, its page (%s) sent nothing for %d s', k, self.addresses.get(k), self.page_idle_timeout)
-            await self.run_in_kernel(k, GIVE_BACK.format(seconds=self.page_idle_timeout))
-            for connection in [c for c in list(ZMQChannelsWebsocketConnection._open_sockets) if c.kernel_id == k]:
-                connection.websocket_handler.close(1000, 'this page was idle and gave its place back: reload it')
-            await self.shutdown_kernel(k)
-
-    async def run_in_kernel(self, kernel_id, code:str, timeout:float=5.) -> bool:
-        "Run `code` in the kernel `kernel_id` (the server's own request, not a page's); whether it answered within `timeout` seconds"
-        client = self.get_kernel(kernel_id).client()
-        client.start_channels()
-        try:
-            msg_id, deadline = client.execute(code, silent=True, store_history=False, allow_stdin=False), time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                reply = await client.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-                if reply['parent_header'].get('msg_id') == msg_id:
-                    await asyncio.sleep(0.5)  # its widgets' updates reach the page before its connections close
-                    return reply['content'].get('status') == 'ok'
-        except Exception as e: self.log.warning('webclassifier: kernel %s did not run %r: %s', kernel_id, code, e or type(e).__name__)
-        finally: client.stop_channels()
-        return False
-
-    def drop_stale(self, notebook_name:str):
-        "Take the preheated kernels started before the model file changed out of Voila's pool, shut them down, preheat new ones"
-        pool, now = self._pools.get(notebook_name, []), model_stamp()
-        waiting = {t for p in self._pools.values() for t in p}
-        self.pool_models = {t: s for t, s in self.pool_models.items() if t in waiting}  # forget the kernels handed out
-        stale = [t for t in pool if self.pool_models.get(t) != now]
-        def shut_down(task):
-            if not task.cancelled() and not task.exception(): asyncio.ensure_future(self.shutdown_kernel(task.result()['kernel_id']))
-        for task in stale: pool.remove(task); self.pool_models.pop(task, None); task.add_done_callback(shut_down)
-        if stale:
-            self.log.info('webclassifier: the model changed; %d preheated kernel(s) holding the old one shut down', len(stale))
-            self.fill_if_needed(delay=0, notebook_name=notebook_name)
-
+# %% ../nbs/09_serve.ipynb #a66385a9
 def model_stamp():
     "The stamp (`file_stamp`) of the model the app serves, `$WEBCLASSIFIER_MODEL`; None if there is none"
     try: return file_stamp(os.environ['WEBCLASSIFIER_MODEL'])
     except (KeyError, OSError): return None
 
-# %% ../nbs/09_serve.ipynb #aa173a38
-WEBSOCKET_MB = 8  # largest websocket message: the page sends one shrunk photo (a few hundred kB) or a 1 MB piece at a time; the server holds a whole message in memory
+# %% ../nbs/09_serve.ipynb #295c1e0e
+def stale_kernels(preheated:dict, # preheated kernel id -> the model's stamp when it was started
+                  stamp           # the model's stamp now
+                 ) -> list:
+    "The preheated kernels holding another model than the one of `stamp`"
+    return [k for k, started_on in preheated.items() if started_on != stamp]
 
-def serve_settings(cull_idle:int=30, cull_interval:int=10, max_visitors:int=0, preheat:bool=True, runtime:str='fastai',
-                   max_per_address:int=2, page_idle:int=900) -> dict:
-    "traitlets configuration for Voila: kernels of closed pages culled, the visitor limits (for `runtime`'s kernels), idle pages' places given back, checked websocket frames, one preheated kernel, no tracebacks"
-    return {'VoilaConfiguration': dict(multi_kernel_manager_class='webclassifier.serve.VisitorLimitedKernelManager',
-                                       preheat_kernel=preheat, default_pool_size=1 if preheat else 0, show_tracebacks=False),
-            'Voila': dict(tornado_settings={'websocket_max_message_size': WEBSOCKET_MB * 2**20},
-                          kernel_websocket_connection_class='webclassifier.serve.CheckedWebsocketConnection',
-                          identity_provider_class='webclassifier.serve.ClientAddressIdentityProvider'),
-            'VisitorLimitedKernelManager': dict(cull_idle_timeout=cull_idle, cull_interval=cull_interval, cull_connected=False,
-                                                max_visitors=max_visitors, kernel_bytes=TWIN_KERNEL_BYTES if runtime == 'onnx' else KERNEL_BYTES,
-                                                max_per_address=max_per_address, page_idle_timeout=page_idle)}
+# %% ../nbs/09_serve.ipynb #99069ef8
+GIVE_BACK = 'from webclassifier.app import give_place_back; give_place_back({seconds})'  # run in an idle page's kernel
 
+class VisitorLimitedKernelManager(AsyncMappingKernelManager):
+    "jupyter_server's kernel manager, giving visitors places by `busy_reason` and taking back closed and idle pages'"
+    max_visitors = Integer(0, config=True, help='most visitors served at once (0: default_max_visitors)')
+    kernel_bytes = Integer(KERNEL_BYTES, config=True, help="one app kernel's resident memory, for the default limit")
+    closed_wait = Float(3., config=True, help='seconds a visitor waits, when places are short, for a page to close')
+    max_per_address = Integer(2, config=True, help='most places the pages of one client address may hold (0: no limit; '
+                                                   'behind a proxy all visitors share its address)')
+    page_idle_timeout = Integer(900, config=True, help='seconds of silence after which a connected page gives its '
+                                                       'place back and is told to reload (0: never)')
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.notes = collections.defaultdict(Page)  # kernel id -> what is known of it and its page (but `busy`)
+        self.starting = collections.Counter()  # client address -> visitors admitted whose kernels are still starting
+        self.preheated = {}  # kernel id -> the model's stamp when it was started for Voila's pool (until handed out)
+        self.idle_callback = None
+
+    def __init_subclass__(cls, **kwargs):
+        "Route the hand-out of a preheated kernel through `hand_out` in Voila's preheating subclass"
+        super().__init_subclass__(**kwargs)
+        voila_hand_out = vars(cls).get('get_rendered_notebook')  # Voila 0.5's VoilaKernelManager defines it
+        if voila_hand_out: cls.get_rendered_notebook = partialmethod(cls.hand_out, voila_hand_out)
+
+    def limit(self) -> int:
+        "`max_visitors`, or the default for this memory less the preheated kernels Voila keeps"
+        pools = getattr(self, 'kernel_pools_config', {})  # Voila's pool settings, when it preheats
+        preheated = sum(pool.get('pool_size', 0) for pool in pools.values())
+        return self.max_visitors or default_max_visitors(kernel_bytes=self.kernel_bytes, preheated=preheated)
+
+    def is_busy(self, kernel_id) -> bool:
+        return kernel_id in self and getattr(self.get_kernel(kernel_id), 'execution_state', '') == 'busy'
+
+    def pages(self) -> dict:
+        "The visitors' kernels (all but the preheated ones), each as a `Page`"
+        visitors = [k for k in self.list_kernel_ids() if k not in self.preheated]
+        return {k: dataclasses.replace(self.notes.get(k, Page()), busy=self.is_busy(k)) for k in visitors}
+
+    def refusal(self, address=None) -> str:
+        "`busy_reason` for a visitor from `address` now"
+        return busy_reason(self.pages(), self.limit(), address, self.max_per_address, self.starting)
+
+    async def admit(self, address=None):
+        "Return if a visitor from `address` gets a place (closed pages' given back first if need be); else raise a 503"
+        if self.refusal(): await self.make_room()
+        if self.refusal(address) and not self.refusal(): await self.make_room(address)
+        reason = self.refusal(address)
+        if reason: raise HTTPError(503, reason=reason)
+
+    async def make_room(self, address=None):
+        "Shut down the kernels of closed pages (`address`'s, if given), waiting up to `closed_wait` s for one to close"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.closed_wait
+        while not closed_pages(self.pages(), address) and loop.time() < deadline: await asyncio.sleep(0.2)
+        for k in closed_pages(self.pages(), address):
+            self.log.info('webclassifier: giving back kernel %s, its page closed at %s', k, self.notes[k].closed_at)
+            await self.shutdown_kernel(k)
+
+    @contextlib.contextmanager
+    def arriving(self, address):
+        "Count a visitor from `address` as holding a place while their kernel starts"
+        self.starting[address] += 1
+        try: yield
+        finally: self.starting[address] -= 1
+
+    async def start_kernel(self, **kwargs):
+        "Start a kernel for Voila's pool, or for a visitor `admit` lets in"
+        env = kwargs.get('env') or {}
+        if env.get('VOILA_PREHEAT') == 'True': return await self.start_preheated(**kwargs)
+        app_page = any(k.startswith('VOILA_') for k in env)  # not a JupyterLab notebook's kernel
+        address = CLIENT_ADDRESS.get() if app_page else None
+        await self.admit(address)
+        with self.arriving(address): kernel_id = await super().start_kernel(**kwargs)
+        if address is not None: self.notes[kernel_id].address = address
+        return kernel_id
+
+    async def start_preheated(self, **kwargs):
+        "Start a kernel for Voila's pool, noting the model it loads"
+        stamp = model_stamp()
+        kernel_id = await super().start_kernel(**kwargs)
+        self.preheated[kernel_id] = stamp
+        return kernel_id
+
+    async def hand_out(self, voila_hand_out, notebook_name:str, **kwargs):
+        "Voila's hand-out of a preheated kernel (`voila_hand_out`), to a visitor `admit` lets in, on the current model"
+        address = CLIENT_ADDRESS.get()
+        await self.admit(address)
+        with self.arriving(address):  # the pool's next kernel may still be starting
+            await self.drop_stale()
+            if not self.get_pool_size(notebook_name): self.fill_if_needed(delay=0, notebook_name=notebook_name)
+            render_task, rendered, kernel_id = await voila_hand_out(self, notebook_name=notebook_name, **kwargs)
+        self.preheated.pop(kernel_id, None)
+        self.notes[kernel_id].address = address
+        self.get_kernel(kernel_id).last_activity = datetime.now(timezone.utc)  # not culled before its page connects
+        return render_task, rendered, kernel_id
+
+    async def drop_stale(self):
+        "Shut down the preheated kernels holding an older model (Voila's `shutdown_kernel` takes them out of its pool)"
+        stale = stale_kernels(self.preheated, model_stamp())
+        if stale: self.log.info('webclassifier: the model changed; shutting down %d preheated kernel(s)', len(stale))
+        for k in stale: await self.shutdown_kernel(k)
+
+    async def shutdown_kernel(self, kernel_id, *args, **kwargs):
+        "Shut the kernel `kernel_id` down, and forget what was noted about it"
+        self.notes.pop(kernel_id, None)
+        self.preheated.pop(kernel_id, None)
+        return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+
+    def notify_connect(self, kernel_id):
+        super().notify_connect(kernel_id)
+        if kernel_id not in self: return
+        self.notes[kernel_id].connections += 1
+        self.notes[kernel_id].closed_at = None
+
+    def notify_disconnect(self, kernel_id):
+        super().notify_disconnect(kernel_id)
+        page = self.notes.get(kernel_id)
+        if page is None or page.connections <= 0: return  # not counted: its kernel was shut down
+        page.connections -= 1
+        if not page.connections: page.closed_at = datetime.now(timezone.utc)
+
+    def page_sent(self, kernel_id):
+        "Note that the page on `kernel_id` sent a message (or connected) just now"
+        if kernel_id in self: self.notes[kernel_id].seen = time.monotonic()
+
+    def initialize_culler(self):
+        "jupyter_server's culler, and a check for idle pages every third of `page_idle_timeout` (1 to 60 s)"
+        super().initialize_culler()
+        if self.page_idle_timeout <= 0 or self.idle_callback is not None: return
+        every = min(60, max(1, self.page_idle_timeout / 3))
+        self.idle_callback = PeriodicCallback(self.give_back_idle, 1000 * every)
+        self.idle_callback.start()
+
+    async def give_back_idle(self):
+        "Give back idle pages' places: the app says to reload, then the page's connections close and its kernel stops"
+        for k in idle_pages(self.pages(), self.page_idle_timeout):
+            self.log.info('webclassifier: giving back kernel %s, its page (%s) sent nothing for %d s', k,
+                          self.notes[k].address, self.page_idle_timeout)
+            try: await run_in_kernel(self.get_kernel(k), GIVE_BACK.format(seconds=self.page_idle_timeout))
+            except Exception as e: self.log.warning('webclassifier: kernel %s did not run it: %r', k, e)
+            CheckedWebsocketConnection.close_pages(k, 'this page was idle and gave its place back: reload it')
+            await self.shutdown_kernel(k)
+
+# %% ../nbs/09_serve.ipynb #aca1fd2e
+WEBSOCKET_MB = 8  # largest websocket message: a shrunk photo or a 1 MB piece at a time; the server holds it in memory
+
+def serve_settings(cull_idle:int=30,       # seconds a kernel with no page connected and no activity is kept
+                   cull_interval:int=10,   # seconds between two checks for such kernels
+                   max_visitors:int=0,     # most visitors served at once (0: from the memory)
+                   preheat:bool=True,      # keep one preheated kernel (Voila's pool)
+                   runtime:str='fastai',   # the kernels' runtime ('fastai' or 'onnx'), for the default limit
+                   max_per_address:int=2,  # most places the pages of one client address may hold (0: no limit)
+                   page_idle:int=900       # seconds of silence before a connected page gives its place back (0: never)
+                  ) -> dict:
+    "traitlets configuration for Voila: visitor limits, culling, checked websockets, a preheated kernel, no tracebacks"
+    kernels = dict(cull_idle_timeout=cull_idle, cull_interval=cull_interval, cull_connected=False,
+                   max_visitors=max_visitors, kernel_bytes=TWIN_KERNEL_BYTES if runtime == 'onnx' else KERNEL_BYTES,
+                   max_per_address=max_per_address, page_idle_timeout=page_idle)
+    voila = dict(tornado_settings={'websocket_max_message_size': WEBSOCKET_MB * 2**20},
+                 kernel_websocket_connection_class='webclassifier.serve.CheckedWebsocketConnection',
+                 identity_provider_class='webclassifier.serve.ClientAddressIdentityProvider')
+    configuration = dict(multi_kernel_manager_class='webclassifier.serve.VisitorLimitedKernelManager',
+                         preheat_kernel=preheat, default_pool_size=1 if preheat else 0, show_tracebacks=False)
+    return {'VoilaConfiguration': configuration, 'Voila': voila, 'VisitorLimitedKernelManager': kernels}
+
+# %% ../nbs/09_serve.ipynb #7eb74700
 def binder_settings(**kwargs) -> dict:
     "The same settings for jupyter_server with Voila's extension, as Binder serves `voila/render/...`"
     voila = serve_settings(preheat=False, **kwargs)
-    return {'ServerApp': dict(kernel_manager_class='webclassifier.serve.VisitorLimitedKernelManager',
-                              **{k: v for k, v in voila['Voila'].items()}),
+    return {'ServerApp': dict(kernel_manager_class='webclassifier.serve.VisitorLimitedKernelManager', **voila['Voila']),
             'VoilaConfiguration': dict(show_tracebacks=False),
             'VisitorLimitedKernelManager': voila['VisitorLimitedKernelManager']}
 
-# %% ../nbs/09_serve.ipynb #3f973a80
-APP_NOTEBOOK = Path(str(files('webclassifier')/'app.ipynb'))
+# %% ../nbs/09_serve.ipynb #5b4cd342
+APP_NOTEBOOK = Path(str(resources.files('webclassifier')/'app.ipynb'))
 
-def check_model(fname:Path, runtime:str='fastai') -> Path:
-    "The model file to serve, absolute: `fname` if it looks like an exported learner (a complete PyTorch zip archive), or (onnx) its checked twin; else a one-line `ValueError`"
+def check_model(fname:Path,          # the exported learner to serve
+                runtime:str='fastai' # 'fastai', or 'onnx' to serve its twin
+               ) -> Path:
+    "The model file to serve, absolute: `fname` if it is an exported learner, or (onnx) its checked twin"
     fname = Path(fname).absolute()
-    if runtime == 'onnx': check_twin(twin_path(fname)); return twin_path(fname)
-    if importlib.util.find_spec('fastai') is None: raise ValueError('the fastai runtime needs torch and fastai: pip install "webclassifier[train]", or serve the twin with --runtime onnx')
-    if not fname.is_file(): raise ValueError(f'{fname}: no such model file (make one with: webclassifier train DATA_DIR --out {fname})')
+    if runtime == 'onnx':
+        check_twin(twin_path(fname))
+        return twin_path(fname)
+    if importlib.util.find_spec('fastai') is None:
+        raise ValueError('the fastai runtime needs torch and fastai: pip install "webclassifier[train]", '
+                         'or serve the twin with --runtime onnx')
+    if not fname.is_file():
+        raise ValueError(f'{fname}: no such model file (make one with: webclassifier train DATA_DIR --out {fname})')
     try:
         with zipfile.ZipFile(fname) as z:
-            if not any(n.endswith('data.pkl') for n in z.namelist()) or z.testzip() is not None: raise zipfile.BadZipFile('incomplete')
+            complete = any(n.endswith('data.pkl') for n in z.namelist()) and z.testzip() is None  # a whole PyTorch zip
     except (zipfile.BadZipFile, OSError) as e: raise ValueError(f'{fname}: not an exported learner ({e})') from None
+    if not complete: raise ValueError(f'{fname}: not an exported learner (incomplete)')
     return fname

@@ -166,7 +166,7 @@ def train_classifier(path:Path,               # folder with one sub-folder of im
                      bs:int=32,               # batch size of probe-finetune and finetune (the probe's loaders use `PROBE_BS`)
                      seed:int=42,             # seed of the split, the initial weights and the augmentation
                      lr:float=None,           # learning rate (default: fastai's; probe-finetune's 1e-4)
-                     report=print,            # where to report unreadable files
+                     log=print,            # where to report unreadable files
                      progress:bool=True,      # show fastai's progress bars?
                      valid:list=None,         # the images to validate on (default: a random fifth)
                      recipe:str='probe',      # probe, probe-finetune or finetune (see above)
@@ -176,10 +176,10 @@ def train_classifier(path:Path,               # folder with one sub-folder of im
     set_seed(seed, reproducible=True)
     stats = model_meta[arch_function(arch)]['stats']  # an unknown arch fails here, before the images are read
     bs = PROBE_BS if recipe == 'probe' else bs
-    dls = image_dataloaders(path, size=size, stats=stats, bs=bs, seed=seed, report=report, valid=valid)
+    dls = image_dataloaders(path, size=size, stats=stats, bs=bs, seed=seed, log=log, valid=valid)
     learn = make_learner(dls, arch, pretrained, head=None if recipe == 'finetune' else probe_head(N_FEATURES[arch], len(dls.vocab)))
     learn.history, learn.feature_key = [], None
-    if recipe != 'finetune': fit_probe_head(learn, feature_key(arch, size), C, log=report if progress else None)
+    if recipe != 'finetune': fit_probe_head(learn, feature_key(arch, size), C, log=log if progress else None)
     if recipe == 'probe': learn.feature_key = feature_key(arch, size)  # the body is the pretrained one: its features are the cache's
     else:
         with tempfile.TemporaryDirectory() as tmp, nullcontext() if progress else learn.no_bar():

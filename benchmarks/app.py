@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT/'tests'))
+from shipped import shipped_card
 from servers import SAMPLE, WebclassifierApp, upload
-from webclassifier.download import read_image
+from webclassifier.images import read_image
 from webclassifier.predict import Predictor, predict_named
 from webclassifier.twin import TwinPredictor
 from webclassifier.unsure import features_and_logits
@@ -161,6 +162,7 @@ def voila_startup():
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--runs', type=int, default=30); ap.add_argument('--no-voila', action='store_true')
     args = ap.parse_args()
+    print(shipped_card()['line'])
     inference(args.runs)
     runtimes(args.runs)
     kernel_cost()

@@ -1,13 +1,15 @@
 """Photos from elsewhere, mimicked: cross-validation that holds out whole visual clusters, and which "not sure" score survives it.
 
-    .venv/bin/python benchmarks/shift.py run NAME DATA --folds clusters|groups [--k 5]   (trains k models: ~5 min each here)
-    .venv/bin/python benchmarks/shift.py compare                                         (every saved run, and the shipped calibration)
+    .venv/bin/python benchmarks/shift.py run NAME --folds clusters|groups [--k 5]   (the card's recipe on the card's data: seconds per fold for the probe)
+    .venv/bin/python benchmarks/shift.py compare                                    (every saved run, and the shipped calibration)
 
 A scrape made by somebody else holds kinds of photo the training scrape lacks (the reviewer of issue 12 measured new
 teddies landing far from every training teddy). Near-copy groups (`--folds groups`, as `webclassifier train --cv`
 uses) keep copies apart but still validate on photos of the kinds the model trained on. `--folds clusters` clusters
-each class in the ImageNet backbone's features (before any fine-tuning) and validates each fold on whole clusters,
-so each model meets kinds of photo it never saw: a harsher stand-in for a scrape from elsewhere.
+each class in the ImageNet backbone's features (before any fine-tuning; for the probe, the features it classifies) and
+validates each fold on whole clusters, so each model meets kinds of photo it never saw: a harsher stand-in for a scrape
+from elsewhere. The data is the set the shipped model's card names (`shipped.card_data`: rebuilt from ../shared if missing,
+its fingerprint checked), the recipe the card's.
 
 For every held-out photo and every photo of the out-of-class set (benchmarks/ood_set.py), each fold's model records
 five "looks like the training photos" scores against that fold's training photos: cosine similarity to the nearest
@@ -18,8 +20,9 @@ The features themselves go to data/shift/NAME-foldN.pt (not committed), for scor
 `compare` prints, for each score, the cross-fitted "not sure" check (each fold judged by a threshold calibrated on
 the other folds), and pooled over the folds: AUROC, and the share flagged at a fixed share kept (with the classifier's
 top probability as a baseline). Then it takes the shipped model's own cross-validation (export.cv.json, near-copy-group folds, made
-by `webclassifier train --cv 5`), calibrates on it as `train` does, and judges the held-out clusters and the
-out-of-class set: how a threshold calibrated the shipped way does on kinds of photo it never saw.
+by `webclassifier train --cv 5`), calibrates on it at each keep (without the outside photos), and judges the held-out
+clusters and the out-of-class set: how such a threshold does on kinds of photo it never saw; and the card's own
+threshold, judged the same way.
 """
 import argparse, json, sys, tempfile, time
 from pathlib import Path
@@ -29,6 +32,7 @@ ROOT = Path(__file__).parent.parent
 OUT = ROOT/'benchmarks'/'out'/'shift'
 FEATS = ROOT/'data'/'shift'
 sys.path.insert(0, str(Path(__file__).parent))
+from shipped import shipped_card, card_data
 SCORES = ('nearest', 'mean5', 'centroid', 'nearest_centroid', 'mahalanobis')
 
 def backbone_features(files:list, arch:str, data:Path, size:int=224) -> torch.Tensor:
@@ -53,10 +57,10 @@ def kmeans(x:torch.Tensor, n:int, seed:int=42, restarts:int=10, steps:int=50) ->
         if best is None or fit > best[0]: best = (fit, assign.numpy())
     return best[1]
 
-def cluster_groups(files:list, labels:list, arch:str, data:Path, per_class:int) -> list:
+def cluster_groups(files:list, labels:list, arch:str, data:Path, per_class:int, size:int) -> list:
     "A group per visual cluster: each class split by `kmeans` into `per_class` clusters; near-copies join their first member's cluster"
     from webclassifier.cv import near_copy_groups
-    feats, groups = backbone_features(files, arch, data), [None]*len(files)
+    feats, groups = backbone_features(files, arch, data, size), [None]*len(files)
     for n, c in enumerate(sorted(set(labels))):
         idx = [i for i, l in enumerate(labels) if l == c]
         for i, a in zip(idx, kmeans(feats[idx], per_class)): groups[i] = n*per_class + int(a)
@@ -88,16 +92,18 @@ def fold_scores(learn, items:list, bank:torch.Tensor, ti:torch.Tensor) -> tuple:
                   mahalanobis=-((diff @ prec) * diff).sum(1))
     return probs, [{s: round(float(scores[s][i]), 6) for s in SCORES} for i in range(len(items))], feats
 
-def run(name:str, data:Path, folds:str, k:int, per_class:int, **recipe):
-    "Cross-validate `recipe` on `data` by `folds` (near-copy `groups` or visual `clusters`) and save every held-out row to OUT/NAME.json"
-    from cv import write_ood
+def run(name:str, folds:str, k:int, per_class:int):
+    "Cross-validate the card's recipe on the card's data by `folds` (near-copy `groups` or visual `clusters`) and save every held-out row to OUT/NAME.json"
+    from cv import write_ood, card_settings
     from webclassifier.cv import group_folds, near_copy_groups
     from webclassifier.data import readable_images
     from webclassifier.train import train_classifier
+    card = shipped_card()
+    data, recipe = card_data(card), card_settings(card)
     OUT.mkdir(parents=True, exist_ok=True)
     files = readable_images(data, report=print)
     labels = [f.parent.name for f in files]
-    groups = cluster_groups(files, labels, recipe['arch'], data, per_class) if folds == 'clusters' else near_copy_groups(files)
+    groups = cluster_groups(files, labels, recipe['arch'], data, per_class, recipe['size']) if folds == 'clusters' else near_copy_groups(files)
     fold_of = group_folds(labels, groups, k, recipe.get('seed', 42))
     photos, outside, runs = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -116,7 +122,7 @@ def run(name:str, data:Path, folds:str, k:int, per_class:int, **recipe):
             photos += [dict(file=f.relative_to(data).as_posix(), label=f.parent.name, group=groups[files.index(f)], fold=fold,
                             probs=p.numpy().round(6).tolist(), scores=s) for f, p, s in zip(valid, probs, scores)]
             outside += [dict(file=f.name, fold=fold, probs=p.numpy().round(6).tolist(), scores=s) for f, p, s in zip(others, ood_probs, ood_scores)]
-    result = dict(name=name, data=str(data), folds=folds, k=k, per_class=per_class, recipe=recipe, vocab=list(learn.dls.vocab),
+    result = dict(name=name, data=card['data'], data_sha256=card['data_sha256'], shipped=card['tag'], folds=folds, k=k, per_class=per_class, recipe=recipe, vocab=list(learn.dls.vocab),
                   runs=runs, photos=photos, outside=outside)
     (OUT/f'{name}.json').write_text(json.dumps(result))
     print(f'saved {OUT/name}.json')
@@ -159,12 +165,15 @@ def pooled(cv:dict, score:str) -> str:
 
 def compare():
     "A block per saved run: accuracy, and for each score the cross-fitted check; then calibrated as shipped, judged on held-out clusters"
+    card = shipped_card()
     runs = {json.loads(fn.read_text())['folds']: json.loads(fn.read_text()) for fn in sorted(OUT.glob('*.json'))}
+    print(f"shipped model {card['tag']}; data {card['data']} (data_sha256 {card['data_sha256'][:12]})")
     for folds, cv in runs.items():
+        assert cv.get('data_sha256') == card['data_sha256'], f"{cv['name']}: not run on the data the card names: run it again"
         acc, by = accuracy(cv['photos'], cv['vocab'])
         print(f"\n{cv['name']}: {cv['recipe']} on {cv['data']}, {cv['k']} folds of {folds}"
               f"{' (' + str(cv['per_class']) + ' visual clusters per class)' if folds == 'clusters' else ''}, {len(cv['photos'])} photos, "
-              f"{len(cv['outside']) // cv['k']} out-of-class; training {sum(r['seconds'] for r in cv['runs'])/60:.1f} min")
+              f"{len(cv['outside']) // cv['k']} out-of-class; training {sum(r['seconds'] for r in cv['runs']):.1f} s")
         print(f"  accuracy {acc:.2%} ({sum(np.argmax(p['probs']) != cv['vocab'].index(p['label']) for p in cv['photos'])} wrong) {by}")
         for keep in (0.97, 0.98, 0.99):
             for score in SCORES:
@@ -174,22 +183,26 @@ def compare():
     rows = json.loads(shipped.read_text())['photos'] if shipped.exists() else []
     if 'clusters' in runs and rows and 'mean_similarity' in rows[0]:
         c = runs['clusters']
-        print(f"\ncalibrated the shipped way (on the {len(rows)} out-of-fold rows of export.cv.json, near-copy-group folds), judged on the held-out clusters and the out-of-class set")
+        print(f"\ncalibrated on the shipped model's own cross-validation (the {len(rows)} out-of-fold rows of export.cv.json, near-copy-group folds) at each keep, "
+              "not halfway to the outside photos; judged on the held-out clusters and the out-of-class set")
         for keep in (0.97, 0.98, 0.985, 0.99):
             for score, key in (('nearest', lambda r: r['similarities'][0]), ('nearest_centroid', lambda r: r['mean_similarity'])):
                 t = threshold([dict(scores={score: key(r)}) for r in rows], score, keep)
                 print(f"  keep {keep}, {score:<16} (threshold {t:.3f}): {summary(*judged(c['photos'], c['outside'], score, t), c['vocab'])}")
+        if card['class_means'] and not isinstance(card['unsure']['threshold'], list):
+            t = card['unsure']['threshold']
+            print(f"the card's own threshold ({card['unsure']['method']}: {t}), nearest_centroid, judged on the held-out clusters: "
+                  f"{summary(*judged(c['photos'], c['outside'], 'nearest_centroid', t), c['vocab'])}")
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='command', required=True)
     r = sub.add_parser('run')
-    r.add_argument('name'); r.add_argument('data', type=Path)
+    r.add_argument('name')
     r.add_argument('--folds', choices=('groups', 'clusters'), required=True)
     r.add_argument('--per-class', type=int, default=6, help='visual clusters per class (with --folds clusters)')
-    r.add_argument('--arch', default='efficientnet_lite0'); r.add_argument('--epochs', type=int, default=4)
-    r.add_argument('--size', type=int, default=224); r.add_argument('--k', type=int, default=5)
+    r.add_argument('--k', type=int, default=5)
     sub.add_parser('compare')
     args = parser.parse_args()
-    if args.command == 'run': run(args.name, args.data, args.folds, args.k, args.per_class, arch=args.arch, epochs=args.epochs, size=args.size)
+    if args.command == 'run': run(args.name, args.folds, args.k, args.per_class)
     else: compare()

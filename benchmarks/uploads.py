@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT/'tests'))
+from shipped import shipped_card
 from servers import SAMPLE, Server, WebclassifierApp
 from conftest import CHROMIUM, FLAGS
 from webclassifier.predict import Predictor, predict_named
@@ -72,6 +73,7 @@ def parity(page, photos):
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--photos', type=int, default=25); args = ap.parse_args()
+    print(shipped_card()['line'] + '; "before" runs commit 67da850 with the model committed there')
     from playwright.sync_api import sync_playwright
     tmp = Path(tempfile.mkdtemp())
     photos, small = phone_photos(args.photos, tmp), SAMPLE/'teddy'/'00000016.jpg'

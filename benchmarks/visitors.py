@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT/'tests'))
+from shipped import shipped_card
 from servers import SAMPLE, WebclassifierApp, JupyterServerVoila, kernels
 from conftest import CHROMIUM, FLAGS
 
@@ -115,6 +116,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--visitors', type=int, default=8)
     ap.add_argument('--runtime', nargs='+', default=['fastai', 'onnx'], choices=['fastai', 'onnx']); ap.add_argument('--no-binder', action='store_true')
     args = ap.parse_args()
+    print(shipped_card()['line'])
     print(f'machine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total/2**30:.1f} GiB')
     from webclassifier.serve import KERNEL_BYTES, TWIN_KERNEL_BYTES, default_max_visitors
     for runtime in args.runtime:

@@ -1,10 +1,14 @@
-"The shipped export.pkl: it loads, matches its model card, and the app's fast path agrees with learn.predict"
+"The shipped export.pkl: it loads, matches its model card, scores on its own validation split what the card says, and the app's fast path agrees with learn.predict"
 import json
+from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from servers import ROOT, SAMPLE
-from webclassifier.predict import Predictor, predict_named
-from webclassifier.download import sha256_file
+from test_cleaned_set import needs_shared, rebuild_cleaned
+from webclassifier.data import image_dataloaders
+from webclassifier.pipeline import dataset_fingerprint
+from webclassifier.predict import Predictor, evaluate_folder, predict_named
+from webclassifier.files import sha256_file
 import fastai
 
 CARD = json.loads((ROOT/'model_card.json').read_text())
@@ -18,6 +22,19 @@ def test_card_matches_pickle():
     assert CARD['unsure']['threshold'] == ([round(t, 4) for t in threshold] if isinstance(threshold, list) else round(threshold, 4))
     cv = CARD['cross_validation']
     assert cv['k_folds'] == 5 and cv['n'] == CARD['unsure']['n_calibration'] and cv['accuracy'] >= 0.97
+
+@needs_shared
+def test_card_metrics_recomputed_on_its_validation_split(tmp_path):
+    "The card's data set rebuilt from ../shared (its fingerprint the card's), split by the card's seed, size and bs: the model scores there what the card says"
+    data = tmp_path/Path(CARD['data']).name
+    rebuild_cleaned(data)
+    assert dataset_fingerprint(data) == CARD['data_sha256']
+    valid = tmp_path/'valid'
+    for fn in image_dataloaders(data, size=CARD['size'], bs=CARD['bs'], seed=CARD['seed'], report=lambda s: None).valid_ds.items:
+        (valid/fn.parent.name).mkdir(parents=True, exist_ok=True); fn.rename(valid/fn.parent.name/fn.name)
+    res = evaluate_folder(predictor, valid)  # what `webclassifier evaluate` runs: the app's path, photo by photo
+    assert (res['accuracy'], res['n']) == (CARD['metrics']['accuracy'], CARD['metrics']['n_valid'])
+    assert res['classes'] == CARD['metrics']['classes'] and res['skipped'] == []
 
 def test_fast_path_equals_learn_predict():
     files = sorted(p for p in SAMPLE.glob('*/*') if p.suffix != '.csv')

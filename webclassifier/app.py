@@ -28,18 +28,21 @@ EXAMPLES = Path(str(files('webclassifier')/'examples'))  # the app's example pho
 # %% ../nbs/08_app.ipynb #e20a050f
 def thumbnail(img:Image.Image, size:int=160) -> bytes:
     "A small JPEG of `img`"
-    img = img.copy(); img.thumbnail((size, size))
-    buf = io.BytesIO(); img.save(buf, 'JPEG', quality=85)
+    img = img.copy()
+    img.thumbnail((size, size))
+    buf = io.BytesIO()
+    img.save(buf, 'JPEG', quality=85)
     return buf.getvalue()
 
 # %% ../nbs/08_app.ipynb #4b802ef0
 def photo_html(img:Image.Image, alt:str, size:int=128) -> str:
-    "An `<img>` of `img`, `size` CSS pixels on its longer side at its own aspect ratio (sharp on 2x screens), described by `alt`"
+    "An `<img>` of `img`, `size` CSS pixels on its longer side at its own aspect ratio, described by `alt`"
+    # sharp on 2x screens
     data = thumbnail(img, 2*size)
     width, height = Image.open(io.BytesIO(data)).size
     scale = size / max(width, height)
-    return (f'<img class="wc-photo" src="data:image/jpeg;base64,{base64.b64encode(data).decode()}" alt="{html.escape(alt)}" '
-            f'width="{round(width*scale)}" height="{round(height*scale)}">')
+    return (f'<img class="wc-photo" src="data:image/jpeg;base64,{base64.b64encode(data).decode()}" '
+            f'alt="{html.escape(alt)}" width="{round(width*scale)}" height="{round(height*scale)}">')
 
 # %% ../nbs/08_app.ipynb #37c2ca0f
 def answer_text(res:dict) -> str:
@@ -50,14 +53,17 @@ def answer_text(res:dict) -> str:
 
 # %% ../nbs/08_app.ipynb #d9d23d26
 def result_html(res:dict, vocab:list, seconds:float=None) -> str:
-    "HTML for one result: the label (or 'not sure'), a line per class with its bar and probability, and how long the answer took"
+    "HTML for one result: the label (or 'not sure'), a bar per class with its probability, and the time taken"
     if 'error' in res: return f'<div class="wc-error">⚠ {html.escape(res["error"])}</div>'
     name = html.escape(res['file'])
     if res['sure']: head = f'<b class="wc-label">{html.escape(res["label"])}</b> ({res["probability"]:.1%})'
-    else: head = (f'<b class="wc-label wc-unsure">Not sure</b>: this doesn\'t look like any of {html.escape(", ".join(vocab))}'
-                  f' (closest: {html.escape(res["label"])})')
-    bars = ''.join(f'<div class="wc-bar"><span class="wc-class">{html.escape(l)}</span><span class="wc-track" aria-hidden="true">'
-                   f'<span class="wc-fill" style="width:{p:.1%}"></span></span><span class="wc-pct">{p:.1%}</span></div>'
+    else:
+        head = (f'<b class="wc-label wc-unsure">Not sure</b>: this doesn\'t look like any of '
+                f'{html.escape(", ".join(vocab))} (closest: {html.escape(res["label"])})')
+    bars = ''.join(f'<div class="wc-bar"><span class="wc-class">{html.escape(l)}</span>'
+                   f'<span class="wc-track" aria-hidden="true">'
+                   f'<span class="wc-fill" style="width:{p:.1%}"></span></span>'
+                   f'<span class="wc-pct">{p:.1%}</span></div>'
                    for l, p in res['top'][:10])
     took = '' if seconds is None else f'<div class="wc-time">answered in {seconds:.2f} s</div>'
     return f'<div class="wc-result"><div class="wc-file">{name}</div><div class="wc-head">{head}</div>{bars}{took}</div>'
@@ -139,7 +145,8 @@ class ExamplePicker(anywidget.AnyWidget):
         return cls(examples=[example(p) for p in paths])
 
 # %% ../nbs/08_app.ipynb #f1a9e002
-NAME_CHARS = 100  # file names are cut to this many characters before they are shown, kept in the flags folder or its manifest
+# file names are cut to this many characters before they are shown, kept in the flags folder or its manifest
+NAME_CHARS = 100
 
 def short_name(name:str, most:int=NAME_CHARS) -> str:
     "`name` with control characters replaced and cut to `most` characters (keeping its extension), to show or keep"
@@ -157,7 +164,8 @@ NAME_LIMIT = 4096       # a longer file name is no file name: the message is ign
 def _whole(x, low:int, high:int) -> bool: return isinstance(x, int) and not isinstance(x, bool) and low <= x <= high
 
 def photo_message(msg, buffers:list, max_bytes:int=MAX_BYTES, chunk_bytes:int=2**20) -> str:
-    "The kind of message (`photo`, `chunk` or `refused`) if `msg` and `buffers` are one `PhotoUpload`'s page sends, every field of the right type and range; else None"
+    "The kind of message (`photo`, `chunk` or `refused`) if `msg` and `buffers` are one a `PhotoUpload` sends; else None"
+    # every field of the right type and range
     if not isinstance(msg, dict) or not isinstance(msg.get('name'), str) or len(msg['name']) > NAME_LIMIT: return None
     if 'size' in msg and not _whole(msg['size'], 0, 2**53): return None
     kind = msg.get('kind')
@@ -170,7 +178,8 @@ def photo_message(msg, buffers:list, max_bytes:int=MAX_BYTES, chunk_bytes:int=2*
 
 # %% ../nbs/08_app.ipynb #bc5156d4
 class PhotoUpload(anywidget.AnyWidget):
-    "Photos chosen, taken, dropped or pasted in the browser, shrunk there and sent one by one; `on_photo(name, data, refused)` is called for each"
+    "Photos chosen, taken, dropped or pasted in the browser, shrunk there and sent one by one to `on_photo`"
+    # `on_photo(name, data, refused)` is called for each
     _esm = """
     export default { render({ model, el }) {
       const make = (tag, props) => Object.assign(document.createElement(tag), props);
@@ -257,7 +266,7 @@ class PhotoUpload(anywidget.AnyWidget):
         self.on_msg(self.receive)
 
     def receive(self, _, msg:dict, buffers:list):
-        "Pass on a photo (or a refusal) from the browser; gather the pieces of a photo sent as it is; ignore any other message"
+        "Pass on a photo (or a refusal) from the browser; gather a photo's pieces; ignore any other message"
         self.expire()
         kind = photo_message(msg, buffers, self.limit, self.piece_limit)
         if kind is None: return
@@ -268,23 +277,29 @@ class PhotoUpload(anywidget.AnyWidget):
         self.on_photo(name, bytes(data), None)
 
     def piece(self, name:str, msg:dict, data:memoryview):
-        "Keep one piece of a photo sent as it is; pass the photo on when all its pieces are in; refuse it once its count or its pieces pass the limit"
+        "Keep one piece of a photo sent as it is; pass the photo on when all its pieces are in"
+        # refuse it once its count or its pieces pass the limit
         key, count = msg['id'], msg['count']
         if key in self.refused: return
         pending = self.chunks.get(key) or dict(count=count, parts={}, nbytes=0, seen=time.monotonic())
         if count != pending['count'] or msg['seq'] in pending['parts']: return
         received = pending['nbytes'] + data.nbytes
-        if count > -(-self.limit // self.piece_limit) or received > self.limit:  # more pieces than the largest photo has, or more bytes
-            self.chunks.pop(key, None); self.refused[key] = time.monotonic()
+        # more pieces than the largest photo has, or more bytes
+        if count > -(-self.limit // self.piece_limit) or received > self.limit:
+            self.chunks.pop(key, None)
+            self.refused[key] = time.monotonic()
             while len(self.refused) > 64: del self.refused[next(iter(self.refused))]
-            return self.on_photo(name, None, over_limit(name, max(received, (count - 1) * self.piece_limit), self.limit))
+            most = max(received, (count - 1) * self.piece_limit)
+            return self.on_photo(name, None, over_limit(name, most, self.limit))
         if key not in self.chunks:
             while len(self.chunks) >= PENDING_PHOTOS: del self.chunks[next(iter(self.chunks))]  # the oldest goes
             self.chunks[key] = pending
-        for other in [k for k in self.chunks if k != key]:  # all the pending pieces together stay within one photo's limit
+        # all the pending pieces together stay within one photo's limit
+        for other in [k for k in self.chunks if k != key]:
             if sum(p['nbytes'] for p in self.chunks.values()) + data.nbytes <= self.limit: break
             del self.chunks[other]
-        pending['parts'][msg['seq']] = bytes(data); pending['nbytes'], pending['seen'] = received, time.monotonic()
+        pending['parts'][msg['seq']] = bytes(data)
+        pending['nbytes'], pending['seen'] = received, time.monotonic()
         if len(pending['parts']) == count:
             del self.chunks[key]
             self.on_photo(name, b''.join(pending['parts'][i] for i in range(count)), None)
@@ -297,15 +312,18 @@ class PhotoUpload(anywidget.AnyWidget):
 
 # %% ../nbs/08_app.ipynb #1d929565
 def model_line(fname:Path, sha256:str=None) -> str:
-    "One line about the model exported to `fname` (whose SHA-256 is `sha256`, if known): classes, when trained, on how many photos, accuracy (cross-validated, if it was)"
+    "One line about the model exported to `fname` (SHA-256 `sha256`, if known): classes, when, photos, accuracy"
+    # the accuracy is cross-validated, if it was
     fname = Path(fname)
     card_fn = fname.with_name('model_card.json')
     card = json.loads(card_fn.read_text()) if card_fn.exists() else {}
-    if (sha256 or sha256_file(fname)) not in (card.get('sha256'), (card.get('twin') or {}).get('sha256')): return f'Model: {fname.name} (no model card)'
+    if (sha256 or sha256_file(fname)) not in (card.get('sha256'), (card.get('twin') or {}).get('sha256')):
+        return f'Model: {fname.name} (no model card)'
     m, cv = card['metrics'], card.get('cross_validation')
     right = (f"{cv['accuracy']:.1%} right on {cv['n']} photos in {cv['k_folds']}-fold cross-validation" if cv else
              f"{m['accuracy']:.1%} right on {m['n_valid']} validation photos")
-    return f"Model: {', '.join(card['classes'])}; trained {card['created'][:10]} on {card['unsure']['n_train']} photos; {right}"
+    trained = f"trained {card['created'][:10]} on {card['unsure']['n_train']} photos"
+    return f"Model: {', '.join(card['classes'])}; {trained}; {right}"
 
 # %% ../nbs/08_app.ipynb #52ba2c62
 NONE_OF_THESE, NONE_FOLDER = 'None of these', '_none_of_these'
@@ -315,6 +333,7 @@ FLAGS_MAX_BYTES = 200_000_000  # the flags folder's default size cap
 class FlagsFull(Exception):
     "The flags folder has reached its size cap"
 
+# %% ../nbs/08_app.ipynb #655afc47
 def folder_bytes(folder:Path) -> int:
     "Total size of the files under `folder`"
     return sum(p.stat().st_size for p in Path(folder).rglob('*') if p.is_file())
@@ -323,13 +342,16 @@ def folder_bytes(folder:Path) -> int:
 import csv
 
 def flag_folder(flags:Path, label:str, vocab:list=None) -> Path:
-    "The folder of `flags` for `label`: one of `vocab` (the model's classes; without it, a plain folder name) or `NONE_OF_THESE`; else a `ValueError`"
+    "The folder of `flags` for `label`: one of `vocab` or `NONE_OF_THESE`; else a `ValueError`"
+    # without `vocab` (the model's classes), any plain folder name
     if label == NONE_OF_THESE: folder = NONE_FOLDER
     elif vocab is not None and label in vocab: folder = label
-    elif vocab is None and isinstance(label, str) and 0 < len(label) <= NAME_CHARS and label == Path(label).name and label[0] not in '._': folder = label
+    elif (vocab is None and isinstance(label, str) and 0 < len(label) <= NAME_CHARS and label == Path(label).name
+          and label[0] not in '._'): folder = label
     else: raise ValueError(f'{short_name(label, 40)!r} is not one of the classes')
     flags = Path(flags).absolute()
-    if (flags/folder).resolve().parent != flags.resolve(): raise ValueError(f'{folder}: not a folder of {flags}')  # a link leading out
+    if (flags/folder).resolve().parent != flags.resolve():  # a link leading out
+        raise ValueError(f'{folder}: not a folder of {flags}')
     return flags/folder
 
 
@@ -337,12 +359,16 @@ def flag_folder(flags:Path, label:str, vocab:list=None) -> Path:
 def _inside(flags:Path, path:Path) -> bool: return path.resolve().is_relative_to(flags.resolve()) and path.is_file()
 
 def _manifest_bytes(rows:list) -> int:
-    out = io.StringIO(); writer = csv.DictWriter(out, fieldnames=FLAG_FIELDS, extrasaction='ignore')
-    writer.writeheader(); writer.writerows(rows)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FLAG_FIELDS, extrasaction='ignore')
+    writer.writeheader()
+    writer.writerows(rows)
     return len(out.getvalue().encode())
 
-def flag_photo(flags:Path, name:str, data:bytes, label:str, said:dict, model_sha256:str='', max_bytes:int=FLAGS_MAX_BYTES, vocab:list=None) -> dict:
-    "Keep photo `data` (called `name`) in `flags` as `label` (one of `vocab`, or `NONE_OF_THESE`), once per picture, with what the model `said`; its manifest row"
+def flag_photo(flags:Path, name:str, data:bytes, label:str, said:dict, model_sha256:str='',
+               max_bytes:int=FLAGS_MAX_BYTES, vocab:list=None) -> dict:
+    "Keep photo `data` (called `name`) in `flags` as `label`, once per picture, with what the model `said`; its row"
+    # `label`: one of `vocab`, or `NONE_OF_THESE`; the row is the flags manifest's
     flags, name = Path(flags).absolute(), short_name(name)
     folder = flag_folder(flags, label, vocab)  # checked before anything is created
     img = decode_image(data)  # only real, complete images are kept
@@ -355,15 +381,19 @@ def flag_photo(flags:Path, name:str, data:bytes, label:str, said:dict, model_sha
         rows = read_manifest(flags)
         old = next((r for r in rows if Path(r['file']).stem == key and _inside(flags, flags/r['file'])), None)
         row = dict(label=label, query='flagged in the app', url=f'flagged:{name}', file=dst.relative_to(flags).as_posix(),
-                   sha256=hashlib.sha256(kept).hexdigest(), bytes=len(kept), width=img.width, height=img.height, status='ok', reason='',
+                   sha256=hashlib.sha256(kept).hexdigest(), bytes=len(kept), width=img.width, height=img.height,
+                   status='ok', reason='',
                    predicted=said.get('label', ''), probability=said.get('probability', ''), model_sha256=model_sha256)
         rows = [r for r in rows if r is not old] + [row]
         manifest = flags/'manifest.csv'
-        grows = _manifest_bytes(rows) - (manifest.stat().st_size if manifest.exists() else 0) + (0 if old else len(kept))
-        if folder_bytes(flags) + grows > max_bytes: raise FlagsFull(f'{name}: not kept, the flags folder is full ({max_bytes/1e6:.3g} MB)')
+        grows = (_manifest_bytes(rows) - (manifest.stat().st_size if manifest.exists() else 0)
+                 + (0 if old else len(kept)))
+        if folder_bytes(flags) + grows > max_bytes:
+            raise FlagsFull(f'{name}: not kept, the flags folder is full ({max_bytes/1e6:.3g} MB)')
         if old is None: atomic_write(dst, kept, replace=False)
         elif flags/old['file'] != dst:
-            dst.parent.mkdir(exist_ok=True); os.replace(flags/old['file'], dst)
+            dst.parent.mkdir(exist_ok=True)
+            os.replace(flags/old['file'], dst)
         write_manifest(flags, rows, FLAG_FIELDS)
     return row
 
@@ -381,21 +411,23 @@ def widget_tree(widget) -> list:
 
 # %% ../nbs/08_app.ipynb #f1a9e012
 def close_widgets(*widgets):
-    "Close `widgets` and everything inside them, so that the kernel lets go of them (and the page can no longer use them)"
+    "Close `widgets` and everything inside them, so that the kernel lets go of them (and the page can't use them)"
     for widget in widgets:
         for part in widget_tree(widget): part.close()
 
 
 # %% ../nbs/08_app.ipynb #f1a9e014
 def release_memory():
-    "Collect garbage and hand freed memory back to the system (glibc's `malloc_trim`), so a kernel's size falls when answers are cleared"
+    "Collect garbage and hand freed memory back to the system (glibc's `malloc_trim`)"
+    # so a kernel's size falls when answers are cleared
     gc.collect()
     try: ctypes.CDLL('libc.so.6').malloc_trim(0)
     except (OSError, AttributeError): pass
 
 # %% ../nbs/08_app.ipynb #f1a9e00b
 def refuse_page_widgets():
-    "Make this kernel close every widget a page asks it to create (ipywidgets' `jupyter.widget` comm target), and keep one widget-state comm open"
+    "Make this kernel close every widget a page asks it to create, and keep one widget-state comm open"
+    # ipywidgets' `jupyter.widget` comm target
     import comm, ipywidgets
     manager, control = comm.get_comm_manager(), []
     def refuse(page_comm, msg): page_comm.close()  # the app makes its own widgets; the page has no reason to
@@ -412,13 +444,15 @@ GAVE_BACK = ('<div class="wc-gave-back" role="alert" style="color:#a60">This pag
              'visitor. Reload the page to use the app again.</div>')
 
 def give_place_back(seconds:int):
-    "Say on every app's page that it was idle for `seconds` and gave its place back: reload to use it (the server runs this before it shuts the kernel down)"
+    "Say on every app's page that it was idle for `seconds` and gave its place back: reload to use it"
+    # the server runs this before it shuts the kernel down
     idle = f'{seconds/60:.0f} minutes' if seconds >= 120 else f'{seconds} seconds'
     for app in OPEN_APPS: app.notice.value = GAVE_BACK.format(idle=idle)
 
 # %% ../nbs/08_app.ipynb #916a7864
 class ClassifierApp:
-    "Upload photos (or pick an example) and see what `predictor` (either runtime's) says they are; with `flags`, a `Wrong?` button under each answer"
+    "Upload photos (or pick an example) and see what `predictor` (either runtime's) says they are"
+    # with `flags`, a `Wrong?` button under each answer
     def __init__(self, predictor, examples:list=None, max_bytes:int=MAX_BYTES, model:Path=None, flags:Path=None,
                  flags_max_bytes:int=FLAGS_MAX_BYTES):
         import ipywidgets as w
@@ -437,9 +471,11 @@ class ClassifierApp:
         intro = w.HTML(f'<h2>What is it?</h2><p>This model knows: <b>{html.escape(classes)}</b>. Upload photos '
                        f'(JPEG, PNG, WebP, HEIC; up to {max_bytes/1e6:.0f} MB each), take one, drop them on the page or paste one, '
                        'and see what it thinks they are.</p>')
-        about = w.HTML(f'<div class="wc-model" style="font-size:small">{html.escape(model_line(model, self.model_sha256))}</div>' if model else '')
+        line = html.escape(model_line(model, self.model_sha256)) if model else ''
+        about = w.HTML(f'<div class="wc-model" style="font-size:small">{line}</div>' if model else '')
         self.notice = w.HTML()  # says when a newer model has been exported since this page opened
-        self.widget = w.VBox([intro, about, self.notice, w.HBox([self.upload, clear]).add_class('wc-controls'), w.HTML('Or try an example:'), self.picker,
+        controls = w.HBox([self.upload, clear]).add_class('wc-controls')
+        self.widget = w.VBox([intro, about, self.notice, controls, w.HTML('Or try an example:'), self.picker,
                               self.status, self.results]).add_class('wc-app')
 
     def show(self, named:list):
@@ -451,7 +487,9 @@ class ClassifierApp:
         seconds = time.perf_counter() - start
         for (name, im), (_, data), res in zip(read, named, results):
             text = w.HTML(result_html(res, self.predictor.vocab, seconds))
-            if 'error' in res: rows.append(text); continue
+            if 'error' in res:
+                rows.append(text)
+                continue
             answer = w.VBox([text, self.wrong_button(name, data, res)]) if self.flags else text
             rows.append(w.HBox([w.HTML(photo_html(im, answer_text(res))), answer]).add_class('wc-answer'))
         self.add(rows)
@@ -464,22 +502,26 @@ class ClassifierApp:
     def wrong_button(self, name:str, data:bytes, said:dict):
         "A `Wrong?` button that opens a choice of the right answer (each class, or none), and keeps the photo under it"
         import ipywidgets as w
-        box, wrong = w.VBox(layout=w.Layout(align_items='flex-start')), w.Button(description='Wrong?', layout=w.Layout(width='auto'),
-                                                                             tooltip=f'Say what {name} really is')
+        box = w.VBox(layout=w.Layout(align_items='flex-start'))
+        wrong = w.Button(description='Wrong?', layout=w.Layout(width='auto'), tooltip=f'Say what {name} really is')
         chosen = []  # the one choice heard for this answer
         def choose(label):
             if chosen: return  # once per answer: its buttons close, and a crafted click on one is not heard twice
-            chosen.append(label); choice = box.children
+            chosen.append(label)
+            choice = box.children
             try:
-                flag_photo(self.flags, name, data, label, said, self.model_sha256, self.flags_max_bytes, vocab=self.predictor.vocab)
+                flag_photo(self.flags, name, data, label, said, self.model_sha256, self.flags_max_bytes,
+                           vocab=self.predictor.vocab)
                 msg = f'Thank you: kept as {label} for the next training.'
             except (FlagsFull, ValueError) as e: msg = str(e)
             box.children = (w.HTML(f'<span class="wc-flagged" style="color:#555">{html.escape(msg)}</span>'),)
             close_widgets(*choice)
         def open_choice(_):
             labels = [*self.predictor.vocab, NONE_OF_THESE]  # named "It is black", not "black" as the example is
-            buttons = [w.Button(description=label if label == NONE_OF_THESE else f'It is {label}', layout=w.Layout(width='auto')) for label in labels]
-            for b, label in zip(buttons, labels): b.on_click(lambda _, label=label: choose(label))  # the kernel's label, not the page's
+            buttons = [w.Button(description=label if label == NONE_OF_THESE else f'It is {label}',
+                                layout=w.Layout(width='auto')) for label in labels]
+            for b, label in zip(buttons, labels):
+                b.on_click(lambda _, label=label: choose(label))  # the kernel's label, not the page's
             close_widgets(wrong)  # a crafted click on it would open the choice again
             box.children = (w.HTML('What is it?'), w.HBox(buttons))
         wrong.on_click(open_choice)
@@ -489,11 +531,13 @@ class ClassifierApp:
 
     def say(self, text:str):
         "Have screen readers read out `text`, even if it is what they read last"
-        self.upload.announce = ''; self.upload.announce = text
+        self.upload.announce = ''
+        self.upload.announce = text
 
     def pick(self, name:str):
         "Show the example photo called `name`"
-        named = [(p.name, p.read_bytes()) for p in self.examples if p.name == name]  # any other name the page sends is ignored
+        # any other name the page sends is ignored
+        named = [(p.name, p.read_bytes()) for p in self.examples if p.name == name]
         if named: self.show(named)
 
     def show_one(self, name:str, data:bytes, refused:str):
@@ -506,11 +550,12 @@ class ClassifierApp:
 
     def clear(self):
         "Take the answers off the page and let go of them (their photos' bytes too)"
-        self.drop(self.results.children); self.results.children = ()
+        self.drop(self.results.children)
+        self.results.children = ()
         release_memory()
 
     def add(self, rows:list):
-        "Put `rows` at the top of the answers; past `MAX_ANSWERS` answers, or `ANSWERS_BYTES` of their photos, the oldest are dropped"
+        "Put `rows` at the top of the answers, dropping the oldest past `MAX_ANSWERS` or `ANSWERS_BYTES` of photos"
         kept, held = [], 0
         for row in [*rows, *self.results.children]:
             held += sum(self.answer_bytes.get(part, 0) for part in widget_tree(row))
@@ -525,10 +570,16 @@ class ClassifierApp:
         close_widgets(*rows)
 
 # %% ../nbs/08_app.ipynb #0c712861
-def classifier_app(fname:Path='export.pkl', examples:list=None, flags:Path=None, flags_max_bytes:int=FLAGS_MAX_BYTES, runtime:str='fastai'):
-    "The app's widget for the learner exported to `fname`, run by `runtime` (fastai, or onnx: its twin); photos flagged `Wrong?` go to `flags` (default: `flagged/` beside it)"
+def classifier_app(fname:Path='export.pkl', # the exported learner
+                   examples:list=None, # the example photos (default: `EXAMPLES`)
+                   flags:Path=None, # where photos flagged `Wrong?` go (default: `flagged/` beside `fname`)
+                   flags_max_bytes:int=FLAGS_MAX_BYTES, # the flags folder's size cap
+                   runtime:str='fastai'): # fastai, or onnx: its twin
+    "The app's widget for the learner exported to `fname`, run by `runtime`"
     fname = Path(fname).absolute()
     model = twin_path(fname) if runtime == 'onnx' else fname
-    app = ClassifierApp(load_predictor(fname, runtime), examples, model=model, flags=flags or fname.with_name('flagged'), flags_max_bytes=flags_max_bytes)
-    OPEN_APPS.append(app); refuse_page_widgets()  # a served page is anyone's: its kernel makes its own widgets only
+    app = ClassifierApp(load_predictor(fname, runtime), examples, model=model, flags=flags or fname.with_name('flagged'),
+                        flags_max_bytes=flags_max_bytes)
+    OPEN_APPS.append(app)
+    refuse_page_widgets()  # a served page is anyone's: its kernel makes its own widgets only
     return app.widget

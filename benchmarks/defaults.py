@@ -1,0 +1,43 @@
+"""`webclassifier train DATA --outside OOD` with no other flag makes the shipped model's recipe: trains on the data the
+shipped card names (the cleaned bears, rebuilt from ../shared if missing) and asserts that the new card records the same
+recipe and the same figures (cross-validated accuracy, validation accuracy, "not sure" threshold) as the shipped one.
+Output: benchmarks/out/defaults.txt. Usage: .venv/bin/python benchmarks/defaults.py"""
+import json, subprocess, sys, tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).absolute().parent.parent
+CLI = Path(sys.executable).parent/'webclassifier'
+FIGURES = [('cross_validation', 'accuracy'), ('cross_validation', 'wrong'), ('metrics', 'accuracy'), ('metrics', 'n_valid'),
+           ('unsure', 'threshold'), ('unsure', 'n_train')]
+
+def ensure_data(card:dict):
+    "The shipped card's data and outside folders, rebuilt from ../shared (read-only) if they are missing"
+    data, outside = ROOT/card['data'], ROOT/card['unsure']['outside']['folder']
+    if not data.is_dir():
+        subprocess.run([CLI, 'clean-copy', ROOT.parent/'shared'/'data'/'bears', ROOT/'cleaning'/'bears.csv', data], check=True)
+    if not outside.is_dir(): subprocess.run([sys.executable, ROOT/'benchmarks'/'ood_set.py', outside], check=True)
+    return data, outside
+
+def main():
+    shipped = json.loads((ROOT/'model_card.json').read_text())
+    data, outside = ensure_data(shipped)
+    out = Path(tempfile.mkdtemp())/'export.pkl'
+    cmd = ['train', card_path(data), '--outside', card_path(outside), '--out', out]
+    res = subprocess.run([CLI, *cmd], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    new = json.loads(out.with_name('model_card.json').read_text())
+    lines = [f'$ webclassifier {" ".join(map(str, cmd[:4]))} --out NEW/export.pkl', res.stderr.strip().splitlines()[-1], '',
+             f'{"figure":32} {"shipped " + shipped["sha256"][:12]:>20} {"new " + new["sha256"][:12]:>20}']
+    for a, b in FIGURES: lines.append(f'{a + "." + b:32} {str(shipped[a][b]):>20} {str(new[a][b]):>20}')
+    same = {k: (shipped.get(k), new.get(k)) for k in ('recipe', 'arch', 'size', 'cv', 'keep', 'per_class', 'class_means', 'between')}
+    lines.append('recipe fields, shipped vs new: ' + ', '.join(f'{k} {a}/{b}' for k, (a, b) in same.items()))
+    (ROOT/'benchmarks'/'out'/'defaults.txt').write_text('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+    assert all(a == b for a, b in same.values()), same
+    assert all(shipped[a][b] == new[a][b] for a, b in FIGURES), 'the defaults did not remake the shipped figures'
+
+def card_path(p:Path) -> str:
+    "`p` as the card names it: relative to the repository"
+    return str(Path(p).relative_to(ROOT))
+
+if __name__ == '__main__': main()

@@ -1,0 +1,39 @@
+"""The shipped model's card, and the data set it names: rebuilt from ../shared when missing, checked against the card's
+`data_sha256`, and its validation split made as the card says. The benchmarks that score the shipped model start here."""
+import hashlib, json, os, tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).absolute().parent.parent
+BEARS = ROOT.parent/'shared'/'data'/'bears'
+DECISIONS = ROOT/'cleaning'/'bears.csv'
+
+def shipped_card() -> dict:
+    "The shipped model's card (which must vouch for export.pkl), with `tag`: the first 12 hex digits of the pickle's SHA-256, which every output names"
+    card = json.loads((ROOT/'model_card.json').read_text())
+    if hashlib.sha256((ROOT/'export.pkl').read_bytes()).hexdigest() != card['sha256']: raise SystemExit('export.pkl: not the model model_card.json describes')
+    return dict(card, tag=card['sha256'][:12], line=f"shipped model {card['sha256'][:12]} ({card['recipe']}, {card['arch']} at {card['size']} px, trained on {card['data']})")
+
+def card_data(card:dict) -> Path:
+    "The folder `card['data']`, or if it is missing the cleaned set rebuilt from ../shared in a temporary folder; its fingerprint must be the card's"
+    from webclassifier.clean import cleaned_copy
+    from webclassifier.pipeline import dataset_fingerprint
+    data = ROOT/card['data']
+    if not data.is_dir():
+        if not BEARS.is_dir(): raise SystemExit(f'{BEARS}: not found: the shipped model\'s data is rebuilt from ../shared beside the repo')
+        data = Path(tempfile.mkdtemp())/Path(card['data']).name
+        cleaned_copy(BEARS, DECISIONS, data)
+    if dataset_fingerprint(data) != card['data_sha256']:
+        raise SystemExit(f"{data}: not the data the shipped model was trained on (its fingerprint is not the card's data_sha256 {card['data_sha256'][:12]})")
+    return data
+
+def valid_items(card:dict, data:Path) -> list:
+    "The validation photos of `data` in the split the card's model was trained with (its seed, size and batch size)"
+    from webclassifier.data import image_dataloaders
+    return list(image_dataloaders(data, size=card['size'], bs=card['bs'], seed=card['seed'], report=lambda s: None).valid_ds.items)
+
+def link_folder(items:list, dest:Path) -> Path:
+    "`items` (photos in class folders) linked into `dest/<label>/`"
+    for fn in items:
+        (dest/fn.parent.name).mkdir(parents=True, exist_ok=True)
+        os.symlink(Path(fn).resolve(), dest/fn.parent.name/fn.name)
+    return dest

@@ -1,0 +1,35 @@
+"""Saved outputs that cannot go stale: a notebook cell tagged `card` shows the shipped model's figures (read from
+model_card.json, checked against export.pkl); run again in a fresh process, it prints exactly what was saved.
+After changing the model or such a cell: `nbdev-test --save`, then `nbdev-clean` (docs/developing.md)."""
+import json, subprocess, sys
+import pytest
+from servers import ROOT
+
+NOTEBOOKS = sorted((ROOT/'nbs').glob('*.ipynb'))
+
+def card_cells() -> list:
+    "(notebook, cell) for each code cell tagged `card`"
+    return [(nb, c) for nb in NOTEBOOKS for c in json.loads(nb.read_text())['cells']
+            if c['cell_type'] == 'code' and 'card' in c['metadata'].get('tags', [])]
+
+def saved_stdout(cell:dict) -> str:
+    "What the cell printed when its notebook was saved"
+    return ''.join(''.join(o['text']) for o in cell['outputs'] if o['output_type'] == 'stream' and o['name'] == 'stdout')
+
+@pytest.mark.parametrize('nb,cell', card_cells(), ids=lambda x: getattr(x, 'stem', None) or x.get('id'))
+def test_card_cell_prints_what_was_saved(nb, cell):
+    saved = saved_stdout(cell)
+    assert saved, f'{nb.name}: the card cell {cell["id"]} has no saved output (nbdev-test --save)'
+    res = subprocess.run([sys.executable, '-c', ''.join(cell['source'])], cwd=ROOT/'nbs', capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout == saved, f'{nb.name}: saved output is stale\nsaved:\n{saved}\nnow:\n{res.stdout}'
+
+def test_the_shipped_figures_are_shown_by_card_cells():
+    assert {nb.stem for nb, _ in card_cells()} >= {'04_unsure', '05_pipeline'}
+
+@pytest.mark.parametrize('nb', NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_its_outputs(nb):
+    "Saved as run: each cell that printed or showed something when its notebook was last run keeps it"
+    cells = [c for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code']
+    assert any(c['outputs'] for c in cells), f'{nb.name}: no saved outputs (nbdev-test --save)'

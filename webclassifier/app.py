@@ -255,7 +255,7 @@ class PhotoUpload(anywidget.AnyWidget):
     } };"""
     _css = APP_CSS
     max_bytes = Int(MAX_BYTES).tag(sync=True)  # larger files are refused before sending
-    max_side = Int(1024).tag(sync=True)        # photos are shrunk to at most this many pixels a side (the model sees 224)
+    max_side = Int(1024).tag(sync=True)        # photos are shrunk to at most this many pixels a side (the shipped model sees 256)
     chunk_bytes = Int(2**20).tag(sync=True)    # size of the pieces of a photo sent as it is
     announce = Unicode('').tag(sync=True)      # the latest answers, read out by screen readers (the page's live region)
 

@@ -9,15 +9,13 @@ __all__ = ['Predictor', 'labelled_photos', 'evaluate_folder']
 from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
-from PIL import Image
 from fastai.learner import load_learner
 from fasttransform import Pipeline
 from fastai.vision.core import PILImage, TensorImage
 from fastai.data.transforms import get_image_files
-from .images import MAX_BYTES, ImageError, read_image
 from .unsure import features_and_logits
 from .train import class_metrics, confusion_counts, plot_confusion
-from .answers import answer, read_named, predict_read, predict_named
+from .answers import answer, predict_named  # predict_named: also `from webclassifier.predict import`
 
 # %% ../nbs/06_predict.ipynb #e4b47f38
 class Predictor:

@@ -27,9 +27,8 @@ def write_ood(folder:Path) -> Path:
     return folder
 
 def card_settings(card:dict) -> dict:
-    "The training settings of the shipped model's card, as `train_classifier` takes them"
-    from webclassifier.pipeline import card_recipe
-    return {k: v for k, v in card_recipe(card).items() if k in TRAIN_KEYS}
+    "The training settings of the shipped model's card, as it records what was done, in `train_classifier`'s keywords"
+    return {k: card[k] for k in TRAIN_KEYS if k in card}
 
 def shipped_report(cv:dict, card:dict) -> dict:
     "`cv_report` with the card's calibration (keep, k, per class, class means, halfway to the outside photos)"
@@ -92,7 +91,7 @@ def latency(archs=('efficientnet_lite0', 'efficientnet_lite1', 'efficientnet_lit
     size = card['size']
     print(f"shipped model {card['tag']}: {card['recipe']} head, {size} px")
     torch.set_num_threads(2)
-    dls = image_dataloaders(ROOT/'tests'/'sample', size=size, stats=([0.5]*3, [0.5]*3), bs=8, report=lambda s: None)
+    dls = image_dataloaders(ROOT/'tests'/'sample', size=size, stats=([0.5]*3, [0.5]*3), bs=8, log=lambda s: None)
     for arch in archs:
         head = None if card['recipe'] == 'finetune' else probe_head(N_FEATURES[arch], len(dls.vocab))
         model = make_learner(dls, arch, head=head).model.eval().to(memory_format=torch.channels_last)

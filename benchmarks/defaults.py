@@ -1,28 +1,26 @@
 """`webclassifier train DATA --outside OOD` with no other flag makes the shipped model's recipe: trains on the data the
-shipped card names (the cleaned bears, rebuilt from ../shared if missing) and asserts that the new card records the same
+shipped card names (`shipped.card_data`: the cleaned bears, rebuilt from ../shared if missing, fingerprint checked) and asserts that the new card records the same
 recipe and the same figures (cross-validated accuracy, validation accuracy, "not sure" threshold) as the shipped one.
 Output: benchmarks/out/defaults.txt. Usage: .venv/bin/python benchmarks/defaults.py"""
 import json, subprocess, sys, tempfile
 from pathlib import Path
+from shipped import ROOT, card_data, shipped_card
 
-ROOT = Path(__file__).absolute().parent.parent
 CLI = Path(sys.executable).parent/'webclassifier'
 FIGURES = [('cross_validation', 'accuracy'), ('cross_validation', 'wrong'), ('metrics', 'accuracy'), ('metrics', 'n_valid'),
            ('unsure', 'threshold'), ('unsure', 'n_train')]
 
-def ensure_data(card:dict):
-    "The shipped card's data and outside folders, rebuilt from ../shared (read-only) if they are missing"
-    data, outside = ROOT/card['data'], ROOT/card['unsure']['outside']['folder']
-    if not data.is_dir():
-        subprocess.run([CLI, 'clean-copy', ROOT.parent/'shared'/'data'/'bears', ROOT/'cleaning'/'bears.csv', data], check=True)
+def outside_folder(card:dict) -> Path:
+    "The card's outside folder, made by benchmarks/ood_set.py if it is missing"
+    outside = ROOT/card['unsure']['outside']['folder']
     if not outside.is_dir(): subprocess.run([sys.executable, ROOT/'benchmarks'/'ood_set.py', outside], check=True)
-    return data, outside
+    return outside
 
 def main():
-    shipped = json.loads((ROOT/'model_card.json').read_text())
-    data, outside = ensure_data(shipped)
+    shipped = shipped_card()
+    data, outside = card_data(shipped), outside_folder(shipped)
     out = Path(tempfile.mkdtemp())/'export.pkl'
-    cmd = ['train', card_path(data), '--outside', card_path(outside), '--out', out]
+    cmd = ['train', shown(data), '--outside', shown(outside), '--out', out]
     res = subprocess.run([CLI, *cmd], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     new = json.loads(out.with_name('model_card.json').read_text())
@@ -36,8 +34,8 @@ def main():
     assert all(a == b for a, b in same.values()), same
     assert all(shipped[a][b] == new[a][b] for a, b in FIGURES), 'the defaults did not remake the shipped figures'
 
-def card_path(p:Path) -> str:
-    "`p` as the card names it: relative to the repository"
-    return str(Path(p).relative_to(ROOT))
+def shown(p:Path) -> str:
+    "`p` relative to the repository where it is inside it (as the card names it)"
+    return str(Path(p).relative_to(ROOT)) if Path(p).is_relative_to(ROOT) else str(p)
 
 if __name__ == '__main__': main()

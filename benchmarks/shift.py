@@ -40,7 +40,7 @@ def backbone_features(files:list, arch:str, data:Path, size:int=224) -> torch.Te
     from webclassifier.data import image_dataloaders
     from webclassifier.train import make_learner, arch_function
     from fastai.vision.all import model_meta
-    dls = image_dataloaders(data, size=size, stats=model_meta[arch_function(arch)]['stats'], bs=32, report=lambda s: None)
+    dls = image_dataloaders(data, size=size, stats=model_meta[arch_function(arch)]['stats'], bs=32, log=lambda s: None)
     body = make_learner(dls, arch).model[0].eval()
     with torch.inference_mode():
         return F.normalize(torch.cat([body(b[0]).mean((2, 3)) for b in dls.test_dl(files, bs=64)]), dim=1)
@@ -101,17 +101,17 @@ def run(name:str, folds:str, k:int, per_class:int):
     card = shipped_card()
     data, recipe = card_data(card), card_settings(card)
     OUT.mkdir(parents=True, exist_ok=True)
-    files = readable_images(data, report=print)
+    files = readable_images(data, log=print)
     labels = [f.parent.name for f in files]
     groups = cluster_groups(files, labels, recipe['arch'], data, per_class, recipe['size']) if folds == 'clusters' else near_copy_groups(files)
     fold_of = group_folds(labels, groups, k, recipe.get('seed', 42))
     photos, outside, runs = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        others = readable_images(write_ood(Path(tmp)), report=print)
+        others = readable_images(write_ood(Path(tmp)), log=print)
         for fold in range(k):
             valid = [f for f, fo in zip(files, fold_of) if fo == fold]
             start = time.time()
-            learn = train_classifier(data, valid=valid, report=lambda s: None, progress=False, **recipe)
+            learn = train_classifier(data, valid=valid, log=lambda s: None, progress=False, **recipe)
             runs.append(dict(fold=fold, n_train=len(learn.dls.train_ds), n_valid=len(valid), seconds=round(time.time() - start, 1)))
             print(f'fold {fold + 1}/{k}: trained on {runs[-1]["n_train"]} photos in {runs[-1]["seconds"]} s', flush=True)
             bank, ti = fold_bank(learn)

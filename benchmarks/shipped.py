@@ -29,7 +29,7 @@ def card_data(card:dict) -> Path:
 def valid_items(card:dict, data:Path) -> list:
     "The validation photos of `data` in the split the card's model was trained with (its seed, size and batch size)"
     from webclassifier.data import image_dataloaders
-    return list(image_dataloaders(data, size=card['size'], bs=card['bs'], seed=card['seed'], report=lambda s: None).valid_ds.items)
+    return list(image_dataloaders(data, size=card['size'], bs=card['bs'], seed=card['seed'], log=lambda s: None).valid_ds.items)
 
 def link_folder(items:list, dest:Path) -> Path:
     "`items` (photos in class folders) linked into `dest/<label>/`"

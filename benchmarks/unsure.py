@@ -58,7 +58,7 @@ def main():
     card = shipped_card()
     p, calib = Predictor.load(ROOT/'export.pkl'), card['unsure']
     data = card_data(card)
-    dls = image_dataloaders(data, size=card['size'], bs=card['bs'], seed=card['seed'], report=lambda s: None)
+    dls = image_dataloaders(data, size=card['size'], bs=card['bs'], seed=card['seed'], log=lambda s: None)
     cal, n_near = calibration_items(list(dls.train_ds.items), list(dls.valid_ds.items))
     s_in, t_in, q_in = scores_and_probs(p, [read_image(f) for f in cal])
     ood = ood_images()

@@ -30,7 +30,7 @@ def test_card_metrics_recomputed_on_its_validation_split(tmp_path):
     rebuild_cleaned(data)
     assert dataset_fingerprint(data) == CARD['data_sha256']
     valid = tmp_path/'valid'
-    for fn in image_dataloaders(data, size=CARD['size'], bs=CARD['bs'], seed=CARD['seed'], report=lambda s: None).valid_ds.items:
+    for fn in image_dataloaders(data, size=CARD['size'], bs=CARD['bs'], seed=CARD['seed'], log=lambda s: None).valid_ds.items:
         (valid/fn.parent.name).mkdir(parents=True, exist_ok=True); fn.rename(valid/fn.parent.name/fn.name)
     res = evaluate_folder(predictor, valid)  # what `webclassifier evaluate` runs: the app's path, photo by photo
     assert (res['accuracy'], res['n']) == (CARD['metrics']['accuracy'], CARD['metrics']['n_valid'])

@@ -82,9 +82,10 @@ class Server:
         except subprocess.TimeoutExpired: self.proc.kill()
         self.log.close()
 
-def WebclassifierApp(model, cwd, *args, log=None) -> Server:
-    "`webclassifier app` as a user runs it after installing the package, started from `cwd`"
-    return Server([Path(sys.executable).parent/'webclassifier', 'app', '--model', model, '--port', '{port}', *args], cwd=cwd, log=log)
+def WebclassifierApp(model, cwd, *args, log=None, server='voila') -> Server:
+    "`webclassifier app --server SERVER` as a user runs it after installing the package, started from `cwd`"
+    return Server([Path(sys.executable).parent/'webclassifier', 'app', '--model', model, '--port', '{port}', '--server', server, *args],
+                  cwd=cwd, log=log)
 
 def JupyterServerVoila(config_dir, notebook='classifier_app.ipynb', log=None) -> Server:
     "Voila as Binder serves it: jupyter_server with Voila's extension at voila/render/..., configured from `config_dir`"

@@ -78,7 +78,8 @@ def test_gather_cli_from_url_list(tmp_path):
             w = csv.writer(f); w.writerow(['label', 'url'])
             for i in url_items(site.base): w.writerow([i['label'], i['url']])
             w.writerow(['panda', site.base + '/404.jpg'])
-        cmd = [str(Path(sys.executable).parent/'webclassifier'), 'gather', '--urls', str(urls), '--dest', str(tmp_path/'ds'), '--max-side', '64']
+        cmd = [str(Path(sys.executable).parent/'webclassifier'), 'gather', '--urls', str(urls), '--dest', str(tmp_path/'ds'), '--max-side', '64',
+               '--allow-local']  # the test's photos are on 127.0.0.1
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert res.returncode != 0 and 'no images for panda' in res.stderr, res.stderr
         assert 'black: ' in res.stderr and ' ok, ' in res.stderr

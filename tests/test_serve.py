@@ -21,9 +21,11 @@ def app_server(tmp_path_factory):
 def test_bad_model_is_one_line_before_serving(tmp_path):
     (tmp_path/'export.pkl').write_bytes(b'PK\x03\x04 half a model')
     for model in [tmp_path/'missing.pkl', tmp_path/'export.pkl']:
-        res = subprocess.run([CLI, 'app', '--model', str(model), '--port', '1'], capture_output=True, text=True, timeout=60, cwd=tmp_path)
-        assert res.returncode != 0 and res.stderr.strip().splitlines() == [res.stderr.strip()], res.stderr
-        assert res.stderr.startswith(f'app: {model}: ') and 'Traceback' not in res.stderr
+        for server, named in [('voila', model), ('solara', model.with_suffix('.onnx'))]:  # solara serves the twin by default
+            res = subprocess.run([CLI, 'app', '--model', str(model), '--port', '1', '--server', server], capture_output=True, text=True,
+                                 timeout=60, cwd=tmp_path)
+            assert res.returncode != 0 and res.stderr.strip().splitlines() == [res.stderr.strip()], res.stderr
+            assert res.stderr.startswith(f'app: {named}: ') and 'Traceback' not in res.stderr, res.stderr
 
 def test_reloads_give_kernels_back(browser, app_server):
     "An open page keeps its kernel; after reloads and a close, the server is back to the preheated kernel within 60 s"

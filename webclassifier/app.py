@@ -454,12 +454,13 @@ class ClassifierApp:
     "Upload photos (or pick an example) and see what `predictor` (either runtime's) says they are"
     # with `flags`, a `Wrong?` button under each answer
     def __init__(self, predictor, examples:list=None, max_bytes:int=MAX_BYTES, model:Path=None, flags:Path=None,
-                 flags_max_bytes:int=FLAGS_MAX_BYTES):
+                 flags_max_bytes:int=FLAGS_MAX_BYTES, model_sha256:str=None, answers_bytes:int=ANSWERS_BYTES):
         import ipywidgets as w
         self.predictor, self.max_bytes, self.flags, self.flags_max_bytes = predictor, max_bytes, flags, flags_max_bytes
-        self.answer_bytes = {}  # each answer's `Wrong?` box -> the bytes of the photo it holds
+        self.answer_bytes, self.answers_bytes = {}, answers_bytes  # each answer's `Wrong?` box -> its photo's bytes; their cap
         self.model, self.model_stamp = model, file_stamp(model) if model else None
-        self.model_sha256 = sha256_file(model) if model else ''
+        self.model_sha256 = model_sha256 or (sha256_file(model) if model else '')
+        self.used = time.monotonic()  # when the person last did something here (a photo, an example, a clear)
         self.upload = PhotoUpload(self.show_one, max_bytes=max_bytes)
         clear = w.Button(description='Clear results', icon='trash', tooltip='Remove the answers shown')
         clear.on_click(lambda _: self.clear())
@@ -537,12 +538,14 @@ class ClassifierApp:
     def pick(self, name:str):
         "Show the example photo called `name`"
         # any other name the page sends is ignored
+        self.used = time.monotonic()
         named = [(p.name, p.read_bytes()) for p in self.examples if p.name == name]
         if named: self.show(named)
 
     def show_one(self, name:str, data:bytes, refused:str):
         "Show one uploaded photo's result, or why it was refused"
         import ipywidgets as w
+        self.used = time.monotonic()
         if refused:
             self.add([w.HTML(result_html(dict(file=name, error=refused), self.predictor.vocab))])
             self.say(refused)
@@ -550,16 +553,17 @@ class ClassifierApp:
 
     def clear(self):
         "Take the answers off the page and let go of them (their photos' bytes too)"
+        self.used = time.monotonic()
         self.drop(self.results.children)
         self.results.children = ()
         release_memory()
 
     def add(self, rows:list):
-        "Put `rows` at the top of the answers, dropping the oldest past `MAX_ANSWERS` or `ANSWERS_BYTES` of photos"
+        "Put `rows` at the top of the answers, dropping the oldest past `MAX_ANSWERS` or `answers_bytes` of photos"
         kept, held = [], 0
         for row in [*rows, *self.results.children]:
             held += sum(self.answer_bytes.get(part, 0) for part in widget_tree(row))
-            if kept and (len(kept) >= MAX_ANSWERS or held > ANSWERS_BYTES): self.drop([row])
+            if kept and (len(kept) >= MAX_ANSWERS or held > self.answers_bytes): self.drop([row])
             else: kept.append(row)
         self.results.children = tuple(kept)
 

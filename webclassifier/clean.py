@@ -4,19 +4,19 @@
 
 # %% auto #0
 __all__ = ['KEEP', 'DELETE', 'free_name', 'move_file', 'read_log', 'append_log', 'update_manifest', 'logged_moves',
-           'apply_cleaning', 'undo_cleaning', 'read_decisions', 'cleaned_copy', 'duplicate_pairs', 'by_loss',
-           'hardest_images', 'out_of_fold_hardest', 'Cleaner']
+           'apply_cleaning', 'undo_cleaning', 'read_decisions', 'decision_problem', 'cleaned_copy', 'duplicate_pairs',
+           'by_loss', 'hardest_images', 'out_of_fold_hardest', 'Cleaner']
 
 # %% ../nbs/07_clean.ipynb #2eacb072
 import csv, json, os, shutil, time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 import fastai.vision.widgets
 from fastai.vision.widgets import ImageClassifierCleaner
 from IPython.display import display
 # fastai's widgets call `display` without importing it (IPython makes it a builtin in notebooks only): give it one
 if not hasattr(fastai.vision.widgets, 'display'): fastai.vision.widgets.display = display
 from .images import read_image
-from .files import read_manifest, write_manifest, sha256_file
+from .files import check_label, is_inside, read_manifest, write_manifest, sha256_file
 from .data import NEAR_COPY_BITS, perceptual_hashes, near_duplicates, readable_images
 
 # %% ../nbs/07_clean.ipynb #0368223e
@@ -93,8 +93,11 @@ def logged_moves(data:Path, plan:list, batch:str) -> list:
 def apply_cleaning(data:Path, deletions:list=(), relabels:list=()) -> list:
     "Move `deletions` to `data/.trash/` and `relabels` ((file, label) pairs) into their class; the log entries written"
     data, done = Path(data), {e['from'] for e in read_log(data) if e['action'] in ('delete', 'relabel')}
+    for _, label in relabels: check_label(label)  # a label is a folder of `data`: never `..`, `/x` or `a/b`
     plan = [(Path(fn), data/'.trash'/Path(fn).relative_to(data), 'delete') for fn in deletions]
     plan += [(Path(fn), data/label/Path(fn).name, 'relabel') for fn, label in relabels]
+    outside = [src for src, dst, _ in plan if not (is_inside(src, data) and is_inside(dst, data))]
+    if outside: raise ValueError(f'{outside[0]}: not inside {data}; nothing moved')
     missing = [src for src, _, _ in plan if not src.exists() and src.relative_to(data).as_posix() not in done]
     if missing: raise FileNotFoundError(f'{missing[0]}: not found; nothing moved')
     todo = [(src, dst, action) for src, dst, action in plan if src.exists()]  # the others were moved by an earlier run
@@ -130,22 +133,42 @@ def read_decisions(fname:Path) -> list:
                              'needs a sha256 and an action: delete, or relabel with a label')
     return rows
 
+# %% ../nbs/07_clean.ipynb #d315de67
+def decision_problem(data:Path, row:dict) -> str:
+    "Why the decision `row` cannot be applied to a copy of `data`, or '' if it can"
+    file = row.get('file') or ''
+    parts = PurePosixPath(file).parts
+    if (not file or not file.isprintable() or PurePosixPath(file).is_absolute() or '..' in parts
+            or any(p.startswith('.') for p in parts)):
+        return 'file must be a path inside DATA (relative, no "..", not hidden)'
+    if not is_inside(data/file, data): return f'a link to {(data/file).resolve()}, outside {data}'
+    if not (data/file).is_file(): return f'not found in {data}'
+    if sha256_file(data/file) != row['sha256']: return 'not the photo decided on (SHA-256 differs)'
+    if row['action'] != 'relabel': return ''
+    try: check_label(row['label'])
+    except ValueError as e: return str(e)
+    return ''
+
 # %% ../nbs/07_clean.ipynb #c0af0b03
 def cleaned_copy(data:Path,       # the labelled photos, left as they are
                  decisions:Path,  # CSV of decisions (`read_decisions`)
                  dest:Path) -> list: # a new folder for the cleaned copy
     "Copy `data` to the new folder `dest` and apply `decisions` there, each photo checked by SHA-256; the log entries"
+    # every row and every file is checked before anything is written: a bad one stops it all, in one line
     data, dest, rows = Path(data), Path(dest), read_decisions(decisions)
     if dest.exists(): raise FileExistsError(f'{dest}: exists already; nothing copied (choose a new folder)')
-    for r in rows:
-        if not (data/r['file']).is_file():
-            raise FileNotFoundError(f"{data/r['file']}: in {decisions} but not found; nothing copied")
-        if sha256_file(data/r['file']) != r['sha256']:
-            raise ValueError(f"{data/r['file']}: not the photo {decisions} decided on "
-                             '(SHA-256 differs); nothing copied')
+    if is_inside(dest, data): raise ValueError(f'{dest}: inside {data}; nothing copied (choose a folder elsewhere)')
+    seen = set()
+    for line, r in enumerate(rows, 2):
+        problem = decision_problem(data, r) or ('decided twice' if PurePosixPath(r['file']) in seen else '')
+        if problem: raise ValueError(f"{decisions}:{line}: {r['file']!r}: {problem}; nothing copied")
+        seen.add(PurePosixPath(r['file']))
+    files = sorted(data.rglob('*'))
+    links_out = [p for p in files if p.is_symlink() and not is_inside(p, data)]
+    if links_out: raise ValueError(f'{links_out[0]}: a link to outside {data}; nothing copied')
     partial = dest.with_name(f'.{dest.name}.partial')  # built beside, renamed into place when complete
     if partial.exists(): shutil.rmtree(partial)  # our own leftover from an interrupted run
-    for src in sorted(p for p in data.rglob('*') if p.is_file()):
+    for src in (p for p in files if p.is_file()):
         (partial/src.relative_to(data)).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, partial/src.relative_to(data))  # new, writable files even if `data` is read-only
     entries = apply_cleaning(partial, [partial/r['file'] for r in rows if r['action'] == 'delete'],

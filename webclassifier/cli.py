@@ -29,7 +29,8 @@ def gather(labels:Annotated[str, 'class names; each becomes a folder (default wi
            from_dir:str=None,
            max_side:int=None,    # shrink images larger than this many pixels on a side
            workers:int=8,        # parallel downloads
-           retry_errors:bool=False): # try again the URLs that failed last time
+           retry_errors:bool=False, # try again the URLs that failed last time
+           allow_local:bool=False): # also fetch from this machine and its local network (e.g. your own test server)
     "Search for (or take from --urls or --from) images of each label, download and verify them into DEST/<label>/"
     from webclassifier.files import read_manifest
     from webclassifier.download import folder_items, gather_images, read_url_list, search_items, summarise
@@ -41,7 +42,8 @@ def gather(labels:Annotated[str, 'class names; each becomes a folder (default wi
         elif labels: items = search_items(labels, per_class, suffix)
         else: raise SystemExit('gather: name at least one LABEL, or pass --urls or --from')
         labels = labels or list(dict.fromkeys(i['label'] for i in items))
-        gather_images(dest, items, max_side=max_side, n_workers=workers, retry_errors=retry_errors)
+        gather_images(dest, items, max_side=max_side, n_workers=workers, retry_errors=retry_errors,
+                      allow_local=allow_local)
     except (SearchError, ValueError, OSError) as e: raise SystemExit(f'gather: {e}')
     rows = [r for r in read_manifest(dest) if r['label'] in labels]
     for line in summarise(rows): log(line)
@@ -240,18 +242,30 @@ def app(model:str='export.pkl',   # exported learner to serve
         preheat:bool=True,        # keep one kernel started and ready (--no-preheat: start one per visit)
         flags:str=None,           # folder for the photos visitors flag "Wrong?" (default: flagged/ beside the model)
         flags_mb:float=200,       # most megabytes the flags folder may hold; past it the page says it is full
-        # fastai (the pickle), or onnx (its twin, export.onnx: kernels without torch, many more visitors)
-        runtime:str='fastai',
-        max_per_address:int=2,    # most pages one client address may hold at once (0: no limit, as behind a proxy)
-        page_idle:int=900):       # seconds a connected page may send nothing before its place is given back (0: never)
-    "Serve the app on MODEL with Voila at http://IP:PORT/"
+        # fastai (the pickle) or onnx (its twin, export.onnx, no torch); default: onnx with solara, fastai with voila
+        runtime:str=None,
+        max_per_address:int=2,    # most pages (and API calls) one client address may hold at once (0: no limit, as behind a proxy)
+        page_idle:int=900,        # seconds a page may go unused before its place is given back (0: never)
+        # solara: one process, one model for every page, and the JSON API (POST /api/predict); voila: a kernel per page
+        server:str='solara',
+        threads:int=0):           # threads the shared model runs on (solara; 0: the cores)
+    "Serve the app on MODEL at http://IP:PORT/: pages and the JSON API on one model (or, --server voila, a kernel per page)"
     import os
-    from traitlets.config import Config
     from webclassifier.serve import APP_NOTEBOOK, check_model, serve_settings
-    # the app notebook's kernels read these
-    try: os.environ['WEBCLASSIFIER_MODEL'] = str(check_model(model, runtime))
+    if server not in ('solara', 'voila'): raise SystemExit(f'app: --server {server}: choose solara or voila')
+    runtime = runtime or ('onnx' if server == 'solara' else 'fastai')
+    try: served = check_model(model, runtime)
     except ValueError as e: raise SystemExit(f'app: {e}')
-    flags_dir = Path(flags or Path(os.environ['WEBCLASSIFIER_MODEL']).with_name('flagged'))
+    flags_dir = Path(flags or served.with_name('flagged')).absolute()
+    if server == 'solara':
+        from webclassifier.crowd import Crowd, serve_crowd
+        crowd = Crowd(model, runtime, flags_dir, int(flags_mb * 1e6), max_visitors, max_per_address, page_idle, threads)
+        log(f'webclassifier: serving {served} to every page and POST /api/predict at http://{ip}:{port}/ (Ctrl-C stops it); '
+            f'photos flagged "Wrong?" go to {flags_dir}')
+        return serve_crowd(crowd, ip, port, cull_idle)
+    from traitlets.config import Config
+    # the app notebook's kernels read these
+    os.environ['WEBCLASSIFIER_MODEL'] = str(served)
     os.environ['WEBCLASSIFIER_FLAGS'] = str(flags_dir.absolute())
     os.environ['WEBCLASSIFIER_FLAGS_MB'], os.environ['WEBCLASSIFIER_RUNTIME'] = str(flags_mb), runtime
     from voila.app import Voila

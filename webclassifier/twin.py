@@ -143,10 +143,11 @@ SIMILARITY_SLACK = 1e-5
 # %% ../nbs/06b_twin.ipynb #12f4c04a
 class TwinPredictor:
     "The ONNX twin of an exported learner, run by ONNX Runtime: `Predictor`'s answers, without torch or fastai"
-    def __init__(self, fname:Path='export.onnx'):
+    def __init__(self, fname:Path='export.onnx', threads:int=0):
         import onnxruntime as ort
         self.card = check_twin(fname)
-        options = ort.SessionOptions()  # threads: ONNX Runtime's choice (the physical cores)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1  # threads 0: ONNX Runtime's choice (the cores)
         # idle threads sleep: the CPU is other visitors' too
         options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         self.session = ort.InferenceSession(str(fname), options, providers=['CPUExecutionProvider'])
@@ -156,9 +157,9 @@ class TwinPredictor:
         self.vocab, self.threshold, self.steps = self.meta['vocab'], self.meta['threshold'], self.meta['preprocessing']
 
     @classmethod
-    def load(cls, fname:Path='export.onnx'):
-        "A `TwinPredictor` for the twin `fname` (or for the twin of the pickle `fname`)"
-        return cls(twin_path(fname))
+    def load(cls, fname:Path='export.onnx', threads:int=0):
+        "A `TwinPredictor` for the twin `fname` (or for the twin of the pickle `fname`), on `threads` threads (0: the cores)"
+        return cls(twin_path(fname), threads)
 
     def batch(self, images:list) -> np.ndarray:
         "The model's input for the PIL `images`"

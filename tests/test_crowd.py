@@ -44,7 +44,9 @@ def test_pages_share_one_model_and_a_fourth_is_busy(browser, crowd):
     def gets_a_place(): return pages[3].goto(crowd.url, timeout=60_000).status == 200
     assert wait_until(gets_a_place, 40, every=2)
     pages[3].wait_for_selector('.wc-upload', timeout=60_000)
-    pages[1].reload(); pages[1].wait_for_selector('.wc-upload', timeout=60_000)  # a reload when all places are taken
+    # a reload when all places are taken: its old kernel goes once Solara hears the page close, which may take a moment
+    assert wait_until(lambda: pages[1].reload(timeout=60_000).status == 200, 30, every=2)
+    pages[1].wait_for_selector('.wc-upload', timeout=60_000)
     assert 'grizzly' in upload(pages[3], PHOTO, PHOTO.name).locator('.wc-label').inner_text()
     for c in contexts[1:]: c.close()
 

@@ -335,8 +335,8 @@ class FlagsFull(Exception):
 
 # %% ../nbs/08_app.ipynb #655afc47
 def folder_bytes(folder:Path) -> int:
-    "Total size of the files under `folder`"
-    return sum(p.stat().st_size for p in Path(folder).rglob('*') if p.is_file())
+    "Total size of the files under `folder` (a link counts as itself, not as what it points to)"
+    return sum(p.lstat().st_size for p in Path(folder).rglob('*') if p.is_symlink() or p.is_file())
 
 # %% ../nbs/08_app.ipynb #e5f51c3a
 import csv
@@ -376,7 +376,9 @@ def flag_photo(flags:Path, name:str, data:bytes, label:str, said:dict, model_sha
     key, ext = pixel_hash(img)[:16], EXTENSIONS.get(Image.open(io.BytesIO(kept)).format, '.png')
     dst = folder/f'{key}{ext}'
     flags.mkdir(parents=True, exist_ok=True)
-    with open(flags/'.lock', 'w') as lock:
+    planted = [n for n in ('.lock', 'manifest.csv') if (flags/n).is_symlink()]  # someone with disk access linked it out
+    if planted: raise ValueError(f'{flags/planted[0]}: a link; not kept (the flags folder keeps only its own files)')
+    with os.fdopen(os.open(flags/'.lock', os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # several visitors' kernels may flag at once
         rows = read_manifest(flags)
         old = next((r for r in rows if Path(r['file']).stem == key and _inside(flags, flags/r['file'])), None)

@@ -253,6 +253,9 @@ def app(model:str='export.pkl',   # exported learner to serve
     import os
     from webclassifier.serve import APP_NOTEBOOK, check_model, serve_settings
     if server not in ('solara', 'voila'): raise SystemExit(f'app: --server {server}: choose solara or voila')
+    negative = [f'--{k.replace("_", "-")} {v}' for k, v in dict(max_visitors=max_visitors, max_per_address=max_per_address,
+                page_idle=page_idle, cull_idle=cull_idle, threads=threads).items() if v < 0]
+    if negative: raise SystemExit(f'app: {negative[0]}: must be 0 or more')
     runtime = runtime or ('onnx' if server == 'solara' else 'fastai')
     try: served = check_model(model, runtime)
     except ValueError as e: raise SystemExit(f'app: {e}')

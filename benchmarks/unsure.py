@@ -66,7 +66,8 @@ def main():
     s_out, t_out, q_out = scores_and_probs(p, [im for k in ood for im in ood[k].values()])
     print(f'shipped model {card["tag"]}, data {card["data"]} (data_sha256 {card["data_sha256"][:12]} checked)')
     print(f'method: {calib["method"]}; threshold {calib["threshold"]}, calibrated to keep {calib["target_keep"]:.0%}')
-    print(f'in-class: {len(cal)} photos of its validation split that are not near-duplicates of training photos ({n_near} near-duplicates left out)')
+    print(f'in-class: {len(cal)} photos of its validation split that are not near-duplicates of training photos ({n_near} near-duplicates left out)'
+          + (' (fitted on every photo, the shipped model trained on these too: photos new to it are benchmarks/out/elsewhere.txt\'s)' if card.get('refit') else ''))
     print(f'  kept with the shipped threshold: {(s_in >= t_in).mean():.1%}')
     if card.get('cv'):
         u = card['cross_validation']['unsure']

@@ -48,6 +48,13 @@ class Page:
                       date=datetime.now(timezone.utc).isoformat())
         parts = [json.dumps(p).encode() for p in (header, {}, metadata or {}, content)] + [bytes(b) for b in buffers]
         self.ws.send_binary(serialize_msg_to_ws_v1(parts, channel))
+        return header['msg_id']
+
+    def finished(self, msg_id:str, timeout:float=60) -> bool:
+        "Whether the kernel said it was done with the message `msg_id` (its idle status) within `timeout` seconds"
+        done = lambda: any(m['header']['msg_type'] == 'status' and m['parent_header'].get('msg_id') == msg_id
+                           and m['content'].get('execution_state') == 'idle' for m in self.log)
+        return self.pump(done, timeout)
 
     def receive(self, timeout:float=1.0):
         "The next message from the kernel (a dict), or None if none came within `timeout` seconds, or the server closed the connection (`close_code`)"
@@ -55,7 +62,7 @@ class Page:
         self.ws.settimeout(timeout)
         try: opcode, frame = self.ws.recv_data(control_frame=True)
         except websocket.WebSocketTimeoutException: return None
-        except websocket.WebSocketConnectionClosedException: self.close_code = 'closed without a code'; return None
+        except (websocket.WebSocketConnectionClosedException, OSError): self.close_code = 'closed without a code'; return None
         if opcode == websocket.ABNF.OPCODE_CLOSE: self.close_code = int.from_bytes(frame[:2], 'big') if len(frame) >= 2 else 'no code'; return None
         if opcode != websocket.ABNF.OPCODE_BINARY: return None
         channel, parts = deserialize_msg_from_ws_v1(frame)
@@ -93,30 +100,36 @@ class Page:
         return found[-1]
 
     def custom(self, model_id:str, content:dict, buffers=()):
-        self.send('comm_msg', dict(comm_id=model_id, data=dict(method='custom', content=content)), buffers)
+        return self.send('comm_msg', dict(comm_id=model_id, data=dict(method='custom', content=content)), buffers)
 
     def update(self, model_id:str, state:dict):
         self.send('comm_msg', dict(comm_id=model_id, data=dict(method='update', state=state, buffer_paths=[])))
 
     def click(self, model_id:str): self.custom(model_id, {'event': 'click'})
 
+    def answer_ids(self) -> list:
+        "The ids of the answers (or errors) the page shows"
+        return [m for m, s in self.states.items() if m not in self.closed_comms and ('wc-result' in str(s.get('value')) or 'wc-error' in str(s.get('value')))]
+
     def answers(self) -> list:
         "The text of every answer (or error) the page shows"
-        return [s['value'] for m, s in self.states.items() if m not in self.closed_comms and ('wc-result' in str(s.get('value')) or 'wc-error' in str(s.get('value')))]
+        return [self.states[m]['value'] for m in self.answer_ids()]
+
+    def new_answer(self, send, name:str, timeout:float) -> str:
+        "Call `send()`; the HTML of the answer that appears"
+        before = set(self.answer_ids())
+        send()
+        assert self.pump(lambda: set(self.answer_ids()) - before, timeout), f'no answer for {name}'
+        return self.states[[m for m in self.answer_ids() if m not in before][-1]]['value']
 
     def pick(self, name:str, timeout:float=60) -> str:
         "Click the example photo `name`; the answer's HTML"
-        before = len(self.answers())
-        self.custom(self.widget(_esm='wc-example'), {'pick': name})
-        assert self.pump(lambda: len(self.answers()) > before, timeout), f'no answer for {name}'
-        return self.answers()[-1]
+        return self.new_answer(lambda: self.custom(self.widget(_esm='wc-example'), {'pick': name}), name, timeout)
 
     def upload(self, name:str, data:bytes, timeout:float=60) -> str:
         "Send `data` as the upload box sends a photo it shrank; the answer's HTML"
-        before = len(self.answers())
-        self.custom(self.widget(_esm='wc-upload'), dict(kind='photo', name=name, size=len(data)), [data])
-        assert self.pump(lambda: len(self.answers()) > before, timeout), f'no answer for {name}'
-        return self.answers()[-1]
+        upload = self.widget(_esm='wc-upload')
+        return self.new_answer(lambda: self.custom(upload, dict(kind='photo', name=name, size=len(data)), [data]), name, timeout)
 
     def close(self):
         try: self.ws.close()

@@ -77,10 +77,10 @@ def test_layout_fits_and_photos_keep_their_shape(page):
     assert page.locator('.wc-bar').count() == 3 * len(PHOTOS)
     assert page.evaluate(TALL_BARS) == []
     assert page.evaluate(TOO_WIDE) == [] and page.evaluate('document.documentElement.scrollWidth <= innerWidth')
-    assert page.locator('img').count() == 4 + len(PHOTOS)  # the examples and the answers
+    assert page.locator('img:visible').count() == 4 + len(PHOTOS)  # the examples and the answers (their maps hidden till asked)
     assert page.evaluate(STRETCHED) == []
     blocks = page.evaluate("""() => [...document.querySelectorAll('.wc-answer')].map(answer => {
-      const photo = answer.querySelector('img').getBoundingClientRect(), text = answer.querySelector('.wc-result').getBoundingClientRect();
+      const photo = answer.querySelector('img.wc-photo').getBoundingClientRect(), text = answer.querySelector('.wc-result').getBoundingClientRect();
       return [photo.right <= text.left, Math.abs(photo.top - text.top), answer.getBoundingClientRect().height];
     })""")
     assert all(beside and gap < 12 for beside, gap, _ in blocks), blocks  # the photo beside its answer, both at the top
@@ -141,7 +141,7 @@ def test_drop_and_paste(page):
     wait_for_answers(page, before + 2)
     answer = page.locator('.wc-answer', has_text='image.png').first
     assert 'teddy' in answer.locator('.wc-label').inner_text()
-    alt = answer.locator('img').get_attribute('alt')
+    alt = answer.locator('img.wc-photo').get_attribute('alt')
     assert alt.startswith('image.png: ') and answer.locator('.wc-label').inner_text() in alt, alt  # its file name and the answer
     live = page.locator('[role="status"][aria-live="polite"]')
     assert live.count() == 1
@@ -191,3 +191,22 @@ def test_keyboard_alone(page):
     newest.locator('.wc-flagged').wait_for(timeout=30_000)
     assert 'kept as black' in newest.locator('.wc-flagged').inner_text()
     screenshot(page, f'after-{page.device}-keyboard')
+
+def test_where_it_looked(page):
+    "An answer's \"Where it looked\", opened with the keyboard: the heat map over the part of the photo the model saw, described for screen readers"
+    newest = page.locator('.wc-answer').first
+    shown = newest.locator('.wc-map')
+    assert newest.locator('summary').inner_text() == 'Where it looked' and not shown.is_visible()
+    newest.locator('summary').focus()
+    assert page.evaluate(FOCUSED)['name'] == 'Where it looked'
+    page.keyboard.press('Enter')
+    shown.wait_for(state='visible', timeout=10_000)
+    photo, looked = newest.locator('.wc-photo').bounding_box(), shown.bounding_box()
+    inside = lambda a, b: b['x'] - 1 <= a['x'] and a['x'] + a['width'] <= b['x'] + b['width'] + 1 and \
+                          b['y'] - 1 <= a['y'] and a['y'] + a['height'] <= b['y'] + b['height'] + 1
+    assert inside(looked, photo) and looked['width'] * looked['height'] > 0.5 * photo['width'] * photo['height'], (looked, photo)
+    assert 'Where the model looked' in shown.get_attribute('alt')
+    assert axe_serious(page) == []
+    screenshot(page, f'where-it-looked-{page.device}')
+    page.keyboard.press('Enter')  # and closed again
+    shown.wait_for(state='hidden', timeout=10_000)

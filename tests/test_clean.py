@@ -122,3 +122,24 @@ def test_a_move_failing_halfway_leaves_log_manifest_and_files_consistent(dataset
     restored = snapshot(dataset); restored.pop('cleaning_log.jsonl')
     before.pop('blocked')
     assert restored == before
+
+def test_probe_cleaner_ranks_by_out_of_fold_losses_without_running_the_model(dataset, tmp_path):
+    "train_and_export's probe (cv, fitted on every photo): its cleaner shows every photo under Train, each class's highest out-of-fold loss first, and runs no model"
+    import torch
+    from webclassifier.pipeline import Recipe, train_and_export
+    from webclassifier.clean import by_loss
+    learn = train_and_export(dataset, tmp_path/'model'/'export.pkl', Recipe(size=64, cv=3), log=lambda s: None, progress=False)
+    images = []
+    def count(module, args, result):
+        if isinstance(module, torch.nn.Conv2d) and module.in_channels == 3: images.append(len(args[0]))
+    hook = torch.nn.modules.module.register_module_forward_hook(count)
+    try: cleaner = Cleaner(learn)
+    finally: hook.remove()
+    assert images == [] and list(cleaner.cleaner.dd_ds.options) == ['Train']  # no validation split: nothing else to show
+    worst = by_loss(learn.folds['vocab'], learn.folds['photos'])
+    for label in learn.dls.vocab:
+        cleaner.cleaner.dd_cats.value = label
+        mine = [r['file'] for r in worst if r['label'] == label]
+        assert [Path(f).relative_to(dataset).as_posix() for f in cleaner.cleaner.iw.fns] == mine[:len(cleaner.cleaner.iw.fns)]
+    deleted = choose(cleaner, learn.dls.vocab[0], 'Train', 0, DELETE)
+    assert cleaner.deletions() == [deleted]

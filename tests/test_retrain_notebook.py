@@ -1,5 +1,5 @@
 "`nbs/retrain.ipynb` run top to bottom by papermill, as a person reruns it with their own settings: two classes, photos from a loopback server"
-import csv, json, os, time
+import csv, json, os, shutil, tempfile, time
 import nbformat, papermill
 from servers import ImageSite, ROOT, SAMPLE, body
 
@@ -12,10 +12,27 @@ def files_under(root) -> dict:
             st = os.stat(os.path.join(folder, n)); found[os.path.join(folder, n)] = (st.st_size, st.st_mtime_ns)
     return found
 
+COUNT = """import torch  # added by the test: the images any EfficientNet's first layer (its one convolution of 3 channels) sees
+body_images = []
+def count_images(module, args, result):
+    if isinstance(module, torch.nn.Conv2d) and module.in_channels == 3: body_images.append(len(args[0]))
+counting = torch.nn.modules.module.register_module_forward_hook(count_images)"""
+
+def counted(notebook, dest):
+    "The notebook with the test's counter of the body's images: set after its parameters, printed before the heat maps and at the end"
+    nb = nbformat.read(notebook, as_version=4)
+    first = [c.source.splitlines()[0] if c.source else '' for c in nb.cells]
+    heatmaps = first.index('predictor = Predictor(learn)  # the model just exported, as the app runs it (not loaded again)')
+    nb.cells.insert(heatmaps, nbformat.v4.new_code_cell("print(f'body images before the heat maps: {sum(body_images)}')"))
+    nb.cells.insert(first.index('from pathlib import Path'), nbformat.v4.new_code_cell(COUNT))
+    nb.cells.append(nbformat.v4.new_code_cell("print(f'body images in all: {sum(body_images)}')"))
+    nbformat.write(nb, dest)
+    return dest
+
 def printed(cell) -> str: return ''.join(o.get('text', '') for o in cell.outputs)
 def has_plot(cell) -> bool: return any('image/png' in o.get('data', {}) for o in cell.outputs)
 
-def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path):
+def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path, monkeypatch):
     photos = {f'/{label}/{fn.name}': body(fn.read_bytes()) for label in ('grizzly', 'teddy') for fn in sorted((SAMPLE/label).iterdir())}
     from webclassifier.app import NONE_OF_THESE, flag_photo
     flag_photo(tmp_path/'flagged', 'mine.jpg', (SAMPLE/'black'/'00000016.jpg').read_bytes(), 'grizzly', {})  # a visitor's "Wrong?"
@@ -24,13 +41,17 @@ def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path):
                   arch='efficientnet_lite0', epochs=1, size=64, model=str(tmp_path/'models'/'export.pkl'), report=str(tmp_path/'report'),
                   more=str(tmp_path/'flagged'))
     flagged = files_under(tmp_path/'flagged')
+    cache = tempfile.mkdtemp()  # an empty feature cache: every photo's features are computed in this run
+    monkeypatch.setenv('WEBCLASSIFIER_CACHE', cache)
+    notebook = counted(ROOT/'nbs'/'retrain.ipynb', tempfile.mkdtemp() + '/retrain.ipynb')
     before, start = files_under(ROOT), time.time()
     with ImageSite(photos) as site:
         with open(tmp_path/'urls.csv', 'w', newline='') as f:
             csv.writer(f).writerows([('label', 'url')] + [(path.split('/')[1], site.base + path) for path in photos])
-        papermill.execute_notebook(ROOT/'nbs'/'retrain.ipynb', tmp_path/'run.ipynb', parameters=params, cwd=ROOT/'nbs',
+        papermill.execute_notebook(notebook, tmp_path/'run.ipynb', parameters=params, cwd=ROOT/'nbs',
                                    kernel_name='python3', progress_bar=False, execution_timeout=600)
     print(f'retrain notebook ran in {time.time() - start:.0f} s')
+    shutil.rmtree(cache)
 
     # it wrote only into data, the model's folder and report
     assert files_under(ROOT) == before
@@ -53,9 +74,17 @@ def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path):
     lr_cell = cells["if recipe == 'probe': lr = None; print('the probe recipe trains no body: no learning rate to find')"]
     assert 'no learning rate to find' in printed(lr_cell) and not has_plot(lr_cell)  # lr_find only where a recipe trains the body
     assert 'probe: no epochs, so no curves' in printed(cells["if learn.history: plot_history(learn.history, f'{recipe}, {arch}, {size} px');"])
-    assert has_plot(cells['interp = ClassificationInterpretation.from_learner(learn)'])
+    interp_cell = cells['interp = learn.interp  # the predictions train_and_export judged the model on: no model runs here']
+    assert sum('image/png' in o.get('data', {}) for o in interp_cell.outputs) == 2  # the confusion matrix and the top losses
+    assert has_plot(cells['predictor = Predictor(learn)  # the model just exported, as the app runs it (not loaded again)'])  # where it looked
     assert '0 photo(s) moved' in printed(cells['moves = apply_cleaning(data, cleaner.deletions(), cleaner.relabels())'])
     assert f"sha256 {card['sha256'][:12]}" in printed(cells['card = learn.card'])
     assert f"not sure of {card['unsure']['outside']['flagged']} of the 1 photos of none of the classes" in printed(cells['card = learn.card'])
-    answers = [line for line in printed(cells['app = ClassifierApp(Predictor.load(model))']).splitlines() if '%' in line]
+    # one forward pass per photo in the whole run: the 19 photos of the data and the 1 of none of the classes, each with
+    # its mirror image, in the cross-validation, the final fit, its figures, the cleaner and the "not sure" check together;
+    # and the ONNX twin's trace of a blank image
+    assert 'body images before the heat maps: 41' in printed(cells["print(f'body images before the heat maps: {sum(body_images)}')"])
+    # then the heat maps of the 6 top losses, and the app answering for one photo of each class, twice (printed, shown)
+    assert printed(cells["print(f'body images in all: {sum(body_images)}')"]) == f'body images in all: {41 + 6 + 2 * 2}\n'
+    answers = [line for line in printed(cells['app = ClassifierApp(predictor if not moves else Predictor.load(model))  # the model exported last']).splitlines() if '%' in line]
     assert sorted(a.split('/')[0] for a in answers) == ['grizzly', 'teddy'], answers

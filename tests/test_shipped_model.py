@@ -1,13 +1,14 @@
-"The shipped export.pkl: it loads, matches its model card, scores on its own validation split what the card says, and the app's fast path agrees with learn.predict"
+"The shipped export.pkl: it loads, matches its model card, is the probe fitted on every photo of its data, its card's figures are its cross-validation's, and the app's fast path agrees with learn.predict"
 import json
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from servers import ROOT, SAMPLE
 from test_cleaned_set import needs_shared, rebuild_cleaned
-from webclassifier.data import image_dataloaders
+from webclassifier.cv import cv_accuracy, predicted
+from webclassifier.train import class_metrics, confusion_counts, train_classifier
 from webclassifier.pipeline import dataset_fingerprint
-from webclassifier.predict import Predictor, evaluate_folder, predict_named
+from webclassifier.predict import Predictor, predict_named
 from webclassifier.files import sha256_file
 import fastai
 
@@ -23,18 +24,28 @@ def test_card_matches_pickle():
     cv = CARD['cross_validation']
     assert cv['k_folds'] == 5 and cv['n'] == CARD['unsure']['n_calibration'] and cv['accuracy'] >= 0.97
 
+def test_card_figures_are_the_out_of_fold_predictions():
+    "Fitted on every photo of its data, the shipped probe is judged by the cross-validation: its card's figures are those of the out-of-fold predictions kept in export.cv.json"
+    assert CARD['refit'] and CARD['metrics']['on'] == '5-fold out-of-fold'
+    folds = json.loads((ROOT/'export.cv.json').read_text())
+    assert (folds['data'], folds['vocab'], folds['k']) == (CARD['data'], CARD['classes'], 5)
+    right = cv_accuracy(folds)
+    assert (right['accuracy'], right['n'], right['wrong']) == (CARD['metrics']['accuracy'], CARD['metrics']['n_valid'], CARD['cross_validation']['wrong'])
+    cm = confusion_counts([p['label'] for p in folds['photos']], predicted(folds['photos'], folds['vocab']), folds['vocab'])
+    assert class_metrics(cm, folds['vocab']) == CARD['metrics']['classes']
+    assert CARD['unsure']['n_train'] == CARD['cross_validation']['n'] == len(folds['photos'])  # the class means: of every photo
+
 @needs_shared
-def test_card_metrics_recomputed_on_its_validation_split(tmp_path):
-    "The card's data set rebuilt from ../shared (its fingerprint the card's), split by the card's seed, size and bs: the model scores there what the card says"
+def test_fitted_on_every_photo_of_its_data(tmp_path):
+    "The card's data set rebuilt from ../shared (its fingerprint the card's): the shipped probe is the logistic regression on every one of its photos"
     data = tmp_path/Path(CARD['data']).name
     rebuild_cleaned(data)
     assert dataset_fingerprint(data) == CARD['data_sha256']
-    valid = tmp_path/'valid'
-    for fn in image_dataloaders(data, size=CARD['size'], bs=CARD['bs'], seed=CARD['seed'], log=lambda s: None).valid_ds.items:
-        (valid/fn.parent.name).mkdir(parents=True, exist_ok=True); fn.rename(valid/fn.parent.name/fn.name)
-    res = evaluate_folder(predictor, valid)  # what `webclassifier evaluate` runs: the app's path, photo by photo
-    assert (res['accuracy'], res['n']) == (CARD['metrics']['accuracy'], CARD['metrics']['n_valid'])
-    assert res['classes'] == CARD['metrics']['classes'] and res['skipped'] == []
+    settings = {k: CARD[k] for k in ('recipe', 'arch', 'size', 'seed', 'C')}
+    again = train_classifier(data, valid=[], log=lambda s: None, progress=False, **settings)  # features from the cache, else computed
+    assert len(again.dls.train_ds) == CARD['unsure']['n_train']
+    shipped, fitted = predictor.learn.model[1][-1], again.model[1][-1]
+    torch.testing.assert_close((fitted.weight, fitted.bias), (shipped.weight.float(), shipped.bias.float()), atol=2e-3, rtol=1e-3)
 
 def test_fast_path_equals_learn_predict():
     files = sorted(p for p in SAMPLE.glob('*/*') if p.suffix != '.csv')

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install webclassifier into ./.venv (created if missing). Safe to rerun.
 #   bash tools/install.sh        what the app and training need: the `train` extra (fastai, torch, Voila, ONNX Runtime)
-#   bash tools/install.sh dev    and the tools the tests use: nbdev, pytest, playwright, papermill, JupyterLab, axe-core
+#   bash tools/install.sh dev    and the tools the tests use: nbdev, pytest, playwright, papermill, JupyterLab, axe-core,
+#                                and Ray Serve (the `scale` extra: the model as a service, docs/scaling.md)
+#   bash tools/install.sh scale  only the ONNX twin's app and Ray Serve, no torch: a machine of the model service
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra="${1:-train}"

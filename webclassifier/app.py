@@ -5,9 +5,10 @@
 # %% auto #0
 __all__ = ['EXAMPLES', 'APP_CSS', 'NAME_CHARS', 'PENDING_PHOTOS', 'PENDING_SECONDS', 'NAME_LIMIT', 'NONE_OF_THESE', 'NONE_FOLDER',
            'FLAG_FIELDS', 'FLAGS_MAX_BYTES', 'MAX_ANSWERS', 'ANSWERS_BYTES', 'OPEN_APPS', 'GAVE_BACK', 'thumbnail',
-           'photo_html', 'answer_text', 'result_html', 'ExamplePicker', 'short_name', 'photo_message', 'PhotoUpload',
-           'model_line', 'FlagsFull', 'folder_bytes', 'flag_folder', 'flag_photo', 'widget_tree', 'close_widgets',
-           'release_memory', 'refuse_page_widgets', 'give_place_back', 'ClassifierApp', 'classifier_app']
+           'photo_html', 'looked_html', 'answer_text', 'result_html', 'ExamplePicker', 'short_name', 'photo_message',
+           'PhotoUpload', 'model_line', 'FlagsFull', 'folder_bytes', 'flag_folder', 'flag_photo', 'widget_tree',
+           'close_widgets', 'release_memory', 'refuse_page_widgets', 'give_place_back', 'ClassifierApp',
+           'classifier_app']
 
 # %% ../nbs/08_app.ipynb #b06c5a25
 import io, html
@@ -18,6 +19,8 @@ import anywidget
 from traitlets import Int, List, Unicode
 from PIL import Image
 from .images import MAX_BYTES, EXTENSIONS, ImageError, decode_image, encode_image, over_limit, pixel_hash, read_image
+from .images import SERVED_DECODED, SERVED_SIDE
+from .answers import heatmap_overlay, seen_box
 from .files import MANIFEST_FIELDS, atomic_write, file_stamp, read_manifest, sha256_file, write_manifest
 from .answers import read_named, predict_read
 from .twin import load_predictor, twin_path
@@ -43,6 +46,23 @@ def photo_html(img:Image.Image, alt:str, size:int=128) -> str:
     scale = size / max(width, height)
     return (f'<img class="wc-photo" src="data:image/jpeg;base64,{base64.b64encode(data).decode()}" '
             f'alt="{html.escape(alt)}" width="{round(width*scale)}" height="{round(height*scale)}">')
+
+# %% ../nbs/08_app.ipynb #1ecffed6
+def looked_html(img:Image.Image, # the photo, as the predictor was given it
+                heatmap:list,    # its result's `heatmap`
+                steps:dict,      # the predictor's preprocessing (`steps`)
+                alt:str,         # what the photo is said to be (`answer_text`)
+                size:int=128) -> str:
+    "The photo's thumbnail (`photo_html`) with a \"Where it looked\" toggle: opened, the heat map lies over the part of the photo the model saw"
+    # the toggle is a <details>: a click, Enter or Space opens it, screen readers say collapsed or expanded; no script
+    left, top, right, bottom = seen_box(img.size, steps)
+    box = f'left:{left/img.width:.2%}; top:{top/img.height:.2%}; width:{(right-left)/img.width:.2%}; height:{(bottom-top)/img.height:.2%}'
+    data = base64.b64encode(thumbnail(heatmap_overlay(img, heatmap, steps), 2*size)).decode()
+    return (f'<div class="wc-shot"><div class="wc-frame">{photo_html(img, alt, size)}'
+            f'<img class="wc-map" src="data:image/jpeg;base64,{data}" style="{box}" '
+            f'alt="{html.escape(f"Where the model looked: {alt}; the brighter, the more that part counted")}"></div>'
+            '<details class="wc-looked"><summary>Where it looked</summary></details></div>')
+
 
 # %% ../nbs/08_app.ipynb #37c2ca0f
 def answer_text(res:dict) -> str:
@@ -94,6 +114,10 @@ APP_CSS = """  /* the page: controls that wrap, one compact block per answer, on
 .wc-answer .widget-html { margin: 0 }
 .wc-answer .jupyter-button { margin: 4px 6px 0 0 }
 .wc-photo { display: block; margin: 0 auto; max-width: 100%; height: auto }
+.wc-frame { position: relative; width: fit-content; margin: 0 auto }
+.wc-map { position: absolute; display: none }
+.wc-shot:has(.wc-looked[open]) .wc-map { display: block }
+.wc-looked summary { font-size: small; color: #1a5096; cursor: pointer; text-align: center; padding: 2px 0 }
 .wc-file { font-size: small; color: #595959; overflow-wrap: anywhere }
 .wc-bar { display: flex; align-items: center; gap: 6px; max-width: 24em; white-space: nowrap }
 .wc-class { flex: 0 0 5.5em; overflow: hidden; text-overflow: ellipsis }
@@ -171,8 +195,9 @@ def photo_message(msg, buffers:list, max_bytes:int=MAX_BYTES, chunk_bytes:int=2*
     kind = msg.get('kind')
     if kind == 'refused': return kind if _whole(msg.get('size'), max_bytes + 1, 2**53) and not buffers else None
     if len(buffers) != 1: return None
+    if 'id' in msg and (not isinstance(msg['id'], str) or not 0 < len(msg['id']) <= 64): return None
     if kind == 'photo': return kind
-    if kind != 'chunk' or not isinstance(msg.get('id'), str) or not 0 < len(msg['id']) <= 64: return None
+    if kind != 'chunk' or 'id' not in msg: return None
     if not _whole(msg.get('count'), 1, 2**32) or not _whole(msg.get('seq'), 0, msg['count'] - 1): return None
     return kind if memoryview(buffers[0]).nbytes <= chunk_bytes else None
 
@@ -200,6 +225,11 @@ class PhotoUpload(anywidget.AnyWidget):
       el.append(choose('wc-upload', 'Upload photos', files), choose('wc-camera', 'Take a photo', camera), hint, files, camera, progress, said);
 
       let queue = Promise.resolve();  // photos from the button, the camera, a drop and a paste go in turn, one by one
+      const answered = {};  // photo id -> what to call when the kernel has answered it
+      model.on('msg:custom', msg => { const done = answered[msg?.answered]; delete answered[msg?.answered]; done?.(); });
+      const heard = id => new Promise(resolve => {  // the next photo goes once the kernel answered this one (or after 2 minutes)
+        answered[id] = resolve; setTimeout(resolve, 120000);
+      });
       function sendFiles(list) {
         const photos = [...list];
         if (photos.length) queue = queue.then(() => sendAll(photos));
@@ -219,16 +249,19 @@ class PhotoUpload(anywidget.AnyWidget):
         if (bitmap === null) {  // send it as it is, for the kernel to decode (or to say why it can't)
           const data = await file.arrayBuffer(), size = model.get('chunk_bytes');
           const count = Math.max(1, Math.ceil(data.byteLength / size));
+          const done = heard(id);
           for (let seq = 0; seq < count; seq++)
             model.send({ kind: 'chunk', name: file.name, id, seq, count }, undefined, [data.slice(seq * size, (seq + 1) * size)]);
-          return;
+          return done;
         }
         const scale = Math.min(1, model.get('max_side') / Math.max(bitmap.width, bitmap.height));
         const canvas = new OffscreenCanvas(Math.round(bitmap.width * scale), Math.round(bitmap.height * scale));
         canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
         bitmap.close();
         const jpeg = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
-        model.send({ kind: 'photo', name: file.name, size: file.size }, undefined, [await jpeg.arrayBuffer()]);
+        const done = heard(id);
+        model.send({ kind: 'photo', name: file.name, size: file.size, id }, undefined, [await jpeg.arrayBuffer()]);
+        return done;
       }
 
       for (const input of [files, camera]) input.onchange = () => { const chosen = [...input.files]; input.value = ''; sendFiles(chosen); };
@@ -273,8 +306,13 @@ class PhotoUpload(anywidget.AnyWidget):
         name, data = short_name(msg['name']), memoryview(buffers[0]) if buffers else None
         if kind == 'refused': return self.on_photo(name, None, over_limit(name, msg['size'], self.limit))
         if kind == 'chunk': return self.piece(name, msg, data)
-        if data.nbytes > self.limit: return self.on_photo(name, None, over_limit(name, data.nbytes, self.limit))
-        self.on_photo(name, bytes(data), None)
+        if data.nbytes > self.limit: self.on_photo(name, None, over_limit(name, data.nbytes, self.limit))
+        else: self.on_photo(name, bytes(data), None)
+        self.answered(msg.get('id'))
+
+    def answered(self, key:str):
+        "Tell the page the photo `key` was answered (or refused): it sends one photo at a time, each after the last is answered"
+        if key is not None: self.send({'answered': key})
 
     def piece(self, name:str, msg:dict, data:memoryview):
         "Keep one piece of a photo sent as it is; pass the photo on when all its pieces are in"
@@ -290,7 +328,8 @@ class PhotoUpload(anywidget.AnyWidget):
             self.refused[key] = time.monotonic()
             while len(self.refused) > 64: del self.refused[next(iter(self.refused))]
             most = max(received, (count - 1) * self.piece_limit)
-            return self.on_photo(name, None, over_limit(name, most, self.limit))
+            self.on_photo(name, None, over_limit(name, most, self.limit))
+            return self.answered(key)
         if key not in self.chunks:
             while len(self.chunks) >= PENDING_PHOTOS: del self.chunks[next(iter(self.chunks))]  # the oldest goes
             self.chunks[key] = pending
@@ -302,7 +341,11 @@ class PhotoUpload(anywidget.AnyWidget):
         pending['nbytes'], pending['seen'] = received, time.monotonic()
         if len(pending['parts']) == count:
             del self.chunks[key]
-            self.on_photo(name, b''.join(pending['parts'][i] for i in range(count)), None)
+            parts = pending.pop('parts')
+            data = b''.join(parts[i] for i in range(count))
+            del parts  # the pieces go before the photo is read
+            self.on_photo(name, data, None)
+            self.answered(key)
 
     def expire(self, now:float=None):
         "Drop the photos whose pieces stopped arriving `PENDING_SECONDS` ago, and forget old refusals"
@@ -402,7 +445,7 @@ def flag_photo(flags:Path, name:str, data:bytes, label:str, said:dict, model_sha
 # %% ../nbs/08_app.ipynb #f1a9e009
 import ctypes, gc
 MAX_ANSWERS = 50                # answers kept on a page; older ones are closed
-ANSWERS_BYTES = 5 * MAX_BYTES   # photo bytes the answers on one page may hold (for their `Wrong?`)
+ANSWERS_BYTES = MAX_BYTES       # photo bytes the answers on one page may hold (for their `Wrong?`): one of the largest
 
 def widget_tree(widget) -> list:
     "`widget` and every widget inside it: children, layout, style"
@@ -459,6 +502,7 @@ class ClassifierApp:
                  flags_max_bytes:int=FLAGS_MAX_BYTES, model_sha256:str=None, answers_bytes:int=ANSWERS_BYTES):
         import ipywidgets as w
         self.predictor, self.max_bytes, self.flags, self.flags_max_bytes = predictor, max_bytes, flags, flags_max_bytes
+        self.explain = not getattr(predictor, 'why_no_heatmap', 'none')  # show where it looked, if the predictor can
         self.answer_bytes, self.answers_bytes = {}, answers_bytes  # each answer's `Wrong?` box -> its photo's bytes; their cap
         self.model, self.model_stamp = model, file_stamp(model) if model else None
         self.model_sha256 = model_sha256 or (sha256_file(model) if model else '')
@@ -485,8 +529,8 @@ class ClassifierApp:
         "Predict the `(name, bytes)` pairs and put their results at the top"
         import ipywidgets as w
         self.status.value = f'<i class="wc-busy">Looking at {len(named)} photo{"s" if len(named) > 1 else ""}…</i>'
-        start, read, rows = time.perf_counter(), read_named(named, self.max_bytes), []
-        results = predict_read(self.predictor, read)
+        start, read, rows = time.perf_counter(), read_named(named, self.max_bytes, max_decoded=SERVED_DECODED, max_side=SERVED_SIDE), []
+        results = predict_read(self.predictor, read, explain=self.explain)
         seconds = time.perf_counter() - start
         for (name, im), (_, data), res in zip(read, named, results):
             text = w.HTML(result_html(res, self.predictor.vocab, seconds))
@@ -494,7 +538,8 @@ class ClassifierApp:
                 rows.append(text)
                 continue
             answer = w.VBox([text, self.wrong_button(name, data, res)]) if self.flags else text
-            rows.append(w.HBox([w.HTML(photo_html(im, answer_text(res))), answer]).add_class('wc-answer'))
+            shown = looked_html(im, res['heatmap'], self.predictor.steps, answer_text(res)) if 'heatmap' in res else photo_html(im, answer_text(res))
+            rows.append(w.HBox([w.HTML(shown), answer]).add_class('wc-answer'))
         self.add(rows)
         self.status.value = ''
         self.say('; '.join(map(answer_text, results)))

@@ -5,19 +5,23 @@
 # %% auto #0
 __all__ = ['KEEP', 'DELETE', 'free_name', 'move_file', 'read_log', 'append_log', 'update_manifest', 'logged_moves',
            'apply_cleaning', 'undo_cleaning', 'read_decisions', 'decision_problem', 'cleaned_copy', 'duplicate_pairs',
-           'by_loss', 'hardest_images', 'out_of_fold_hardest', 'Cleaner']
+           'by_loss', 'hardest_images', 'out_of_fold_hardest', 'photo_losses', 'RankedCleaner', 'Cleaner']
 
 # %% ../nbs/07_clean.ipynb #2eacb072
 import csv, json, os, shutil, time
 from pathlib import Path, PurePosixPath
 import fastai.vision.widgets
-from fastai.vision.widgets import ImageClassifierCleaner
+from fastai.vision.widgets import ImageClassifierCleaner, ImagesCleaner
+from fastcore.foundation import L
+from ipywidgets import Dropdown, VBox
+import torch
 from IPython.display import display
 # fastai's widgets call `display` without importing it (IPython makes it a builtin in notebooks only): give it one
 if not hasattr(fastai.vision.widgets, 'display'): fastai.vision.widgets.display = display
 from .images import read_image
 from .files import check_label, is_inside, read_manifest, write_manifest, sha256_file
 from .data import NEAR_COPY_BITS, perceptual_hashes, near_duplicates, readable_images
+from .train import probe_predictions
 
 # %% ../nbs/07_clean.ipynb #0368223e
 def free_name(path:Path) -> Path:
@@ -215,14 +219,48 @@ def out_of_fold_hardest(cv:dict) -> list:
     "The photos of a cross-validation (`export.cv.json`) with their label, out-of-fold prediction and loss, by loss"
     return by_loss(cv['vocab'], cv['photos'])
 
+# %% ../nbs/07_clean.ipynb #e5738ae3
+def photo_losses(learn) -> tuple:
+    "A probe's training and validation photos as `(file, label, loss)`, with no forward pass; None for other recipes"
+    # out of fold where `learn.folds` (`train_and_export`'s cross-validation) has them, else from the feature cache
+    if not getattr(learn, 'feature_key', None): return None
+    vocab, folds, known = list(learn.dls.vocab), getattr(learn, 'folds', None), {}
+    if folds: known = {Path(folds['data'])/r['file']: r['loss'] for r in by_loss(folds['vocab'], folds['photos'])}
+    splits = []
+    for items in (list(learn.dls.train_ds.items), list(learn.dls.valid_ds.items)):
+        todo = [f for f in items if f not in known]
+        if todo:
+            probs = probe_predictions(learn, todo)[1]
+            known |= {f: -float(torch.log(p[vocab.index(f.parent.name)].clamp_min(1e-12))) for f, p in zip(todo, probs)}
+        splits.append([(f, f.parent.name, known[f]) for f in items])
+    return tuple(splits)
+
+# %% ../nbs/07_clean.ipynb #2ea9b556
+class RankedCleaner(ImageClassifierCleaner):
+    "fastai's `ImageClassifierCleaner` on photos ranked already: `(file, label, loss)` of the training and validation photos"
+    def __init__(self, vocab:list, train:list, valid:list, **kwargs):
+        # fastai's own `__init__`, but for `iwis`, which it makes by running the model over every photo
+        splits = {name: L(rows) for name, rows in (('Train', train), ('Valid', valid)) if rows}  # no photos: not offered
+        self.default = self.iw = ImagesCleaner(vocab, **kwargs)
+        self.dd_cats, self.dd_ds = Dropdown(options=vocab), Dropdown(options=list(splits))
+        self.iwis = tuple(splits.values())
+        self.dd_ds.observe(self.on_change_ds, 'value')
+        self.dd_cats.observe(self.on_change_ds, 'value')
+        self.on_change_ds()
+        self.widget = VBox([self.dd_cats, self.dd_ds, self.iw.widget])
+
 # %% ../nbs/07_clean.ipynb #b0013c74
 KEEP, DELETE = '<Keep>', '<Delete>'
 
 class Cleaner:
     "fastai's `ImageClassifierCleaner` for `learn`, remembering every file's choice in every category and split"
-    def __init__(self, learn, **kwargs):
+    def __init__(self, learn,
+                 losses:tuple=None, # `(file, label, loss)` of the training and validation photos: `photo_losses(learn)`
+                 **kwargs):         # `ImagesCleaner`'s: the thumbnails' size, how many are shown
         self.choices = {}  # file -> DELETE or a new label
-        self.cleaner = ImageClassifierCleaner(learn, **kwargs)
+        losses = losses or photo_losses(learn)  # None: fastai runs the model
+        self.cleaner = (RankedCleaner(list(learn.dls.vocab), *losses, **kwargs) if losses
+                        else ImageClassifierCleaner(learn, **kwargs))
         self.cleaner.iw.widget.observe(self._on_show, names='children')
         self._on_show()
 

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['MAX_K', 'near_copy_groups', 'group_folds', 'nearest_similarities', 'fold_rows', 'cross_validate', 'predicted',
-           'cv_accuracy', 'row_scores', 'halfway_threshold', 'class_thresholds', 'is_sure', 'outside_part',
-           'cross_fitted_unsure', 'cv_report', 'cv_detector', 'cv_line']
+           'cv_accuracy', 'out_of_fold', 'row_scores', 'halfway_threshold', 'class_thresholds', 'is_sure',
+           'outside_part', 'cross_fitted_unsure', 'cv_report', 'cv_detector', 'cv_line']
 
 # %% ../nbs/04b_cv.ipynb #dd9c07cf
 import random, time
@@ -112,6 +112,12 @@ def cv_accuracy(cv:dict, tta:bool=False) -> dict:
     right = np.array(labels) == np.array(preds)
     return dict(accuracy=round(float(right.mean()), 4), n=len(labels), wrong=int((~right).sum()),
                 recall={c: round(float(right[np.array(labels) == c].mean()), 4) for c in cv['vocab'] if c in labels})
+
+# %% ../nbs/04b_cv.ipynb #ea27c4b8
+def out_of_fold(cv:dict, data:Path=None) -> tuple:
+    "The photos of a cross-validation (under `data`, default the one it records) and their out-of-fold probabilities"
+    data = Path(data or cv['data'])
+    return [data/p['file'] for p in cv['photos']], torch.tensor([p['probs'] for p in cv['photos']])
 
 # %% ../nbs/04b_cv.ipynb #39be4f14
 def row_scores(rows:list, k:int=1, means:bool=False) -> np.ndarray:

@@ -96,8 +96,8 @@ def cached_features(body:torch.nn.Module, # a pretrained backbone's body, left a
                     items:list,           # image files
                     key:str,              # names the backbone and the size, e.g. `efficientnet_lite0-256px`
                     cache:Path=None,      # default: `feature_cache()`
-                    bs:int=8,             # photos per batch: memory grows with it
-                                          # (EfficientNet-Lite0 at 256 px: +240 MB at 8, +450 MB at 16)
+                    bs:int=2,             # photos per batch: memory grows with it (Lite0 at 256 px: at 2, as fast as
+                                          # at 4 and faster than at 8, +97 MB against +255: benchmarks/out/feature_batch.txt)
                     log=None,             # where to say how many were computed
                     channels:int=None) -> torch.Tensor: # the body's output channels, if known
     "`pooled_features` of `items` (photos, 2, channels), read from `cache/key/<pixel hash>.npy` or computed and kept"

@@ -17,10 +17,11 @@ from fastai.data.transforms import image_extensions
 from fastai.learner import Learner, load_learner
 from .files import atomic_write, csv_cell, csv_text, sha256_file
 from .data import image_dataloaders, readable_images
-from .train import PROBE_C, arch_function, check_recipe, evaluate, model_meta, train_classifier
+from .train import (PROBE_C, arch_function, check_recipe, evaluate, interpretation, model_meta,
+                                 train_classifier)
 from .unsure import fit_detector, features_and_probs
 from .twin import export_twin
-from .cv import cross_validate, cv_detector, cv_report
+from .cv import cross_validate, cv_detector, cv_report, out_of_fold
 
 # %% ../nbs/05_pipeline.ipynb #ce67147d
 def dataset_fingerprint(path:Path) -> str:
@@ -91,7 +92,7 @@ def check_outside(learn:Learner, folder:Path) -> dict:
 # None is allowed for `lr` and `outside`
 SETTING_RULES = dict(recipe=(str,), arch=(str,), epochs=(int, 1, 200), size=(int, 32, 1024), pretrained=(bool,),
                      bs=(int, 1, 1024), seed=(int, 0, 2**32 - 1), lr=(float, 1e-8, 1.0), C=(float, 1e-6, 1e6),
-                     keep=(float,), cv=(int, 0, 50), neighbours=(int, 1, 100), per_class=(bool,),
+                     keep=(float,), cv=(int, 0, 50), refit=(bool,), neighbours=(int, 1, 100), per_class=(bool,),
                      class_means=(bool,), between=(bool,), outside=(str,))
 
 def check_setting(name:str, value):
@@ -145,6 +146,9 @@ class Recipe:
     C:float=PROBE_C                # the probe's inverse L2 penalty
     keep:float=0.99                # share of new in-class photos the "not sure" check should keep
     cv:int=5                       # cross-validate first, on this many folds of near-copy groups (0: not)
+    # with `cv`, the probe: the final model fitted on every photo, judged by the out-of-fold predictions
+    # (benchmarks/out/final_fit.txt); the recipes with epochs keep their validation split to watch them
+    refit:bool=True
     neighbours:int=1               # the check compares with the k-th nearest training photo, k = this
     per_class:bool=False           # with `cv`: a "not sure" threshold per class (else one for all)
     class_means:bool=True          # the check compares with the nearest class mean, not each training photo
@@ -166,6 +170,11 @@ class Recipe:
         return {k: getattr(self, k) for k in keys}
 
     @property
+    def refits(self) -> bool:
+        "Is the final model fitted on every photo? (the probe, with `cv` and `refit`)"
+        return self.refit and bool(self.cv) and self.recipe == 'probe'
+
+    @property
     def halfway(self) -> bool:
         "Is the threshold halfway between the in-class and the outside photos? (only with `cv` and `outside`)"
         return self.between and bool(self.cv) and bool(self.outside)
@@ -174,7 +183,8 @@ class Recipe:
     def from_card(cls, card:dict) -> 'Recipe':
         "The recipe a model card records (one older than recipes: the book's finetune); else a one-line `ValueError`"
         if not isinstance(card, dict): raise ValueError('not a JSON object')
-        if 'settings' in card: recipe = cls(**known_settings(card['settings']))
+        # a card older than `refit` was fitted on its training split
+        if 'settings' in card: recipe = cls(**dict(refit=False) | known_settings(card['settings']))
         else:
             recorded = {f.name: card[f.name] for f in fields(cls) if f.name in card}
             if recorded.get('recipe') == 'probe':  # epochs and bs are unused
@@ -182,7 +192,7 @@ class Recipe:
             unsure = card.get('unsure') if isinstance(card.get('unsure'), dict) else {}
             outside = unsure.get('outside') if isinstance(unsure.get('outside'), dict) else {}
             folder = {'outside': outside['folder']} if outside.get('folder') else {}
-            recipe = cls(**dict(recipe='finetune') | recorded | folder)
+            recipe = cls(**dict(recipe='finetune', refit=False) | recorded | folder)
         check_outside_folder(recipe.outside)  # a folder that exists must be one of photos
         return recipe
 
@@ -195,22 +205,24 @@ def train_and_export(data:Path,             # folder with one sub-folder of imag
                      progress:bool=True,     # show fastai's progress bars?
                      **changes) -> Learner:  # fields of `settings` to change, e.g. `cv=0`
     "Train, evaluate, fit the \"not sure\" check, export to `out` with its ONNX twin and card, log the run"
-    # the card is `learn.card`
+    # the card is `learn.card`; its figures' `learn.interp` (the book's confusion matrix and top losses)
     r = replace(settings or Recipe(), **changes)
     if r.outside and not check_outside_folder(r.outside):  # a folder of something else: a `ValueError`, before training
         log(f'outside {r.outside}: no such folder: trained without photos of none of the classes')
         r = replace(r, outside=None)
     folds = cross_validate(data, r.cv, r.outside, log=log, **r.training) if r.cv else None
     start = time.time()
-    learn = train_classifier(data, log=log, progress=progress, **r.training)
+    learn = train_classifier(data, log=log, progress=progress, valid=[] if r.refits else None, **r.training)
     seconds = round(time.time() - start, 1)
-    metrics = evaluate(learn, report)
+    # fitted on every photo: judged by the folds' models, each on the photos it never saw
+    interp = interpretation(learn, *out_of_fold(folds, data)) if r.refits else interpretation(learn)
+    metrics = evaluate(learn, report, interp=interp) | dict(on=f'{r.cv}-fold out-of-fold' if r.refits else 'validation split')
     if r.cv: learn.unsure = cv_detector(learn, folds, r.keep, r.neighbours, r.per_class, r.class_means, r.halfway)
     else: learn.unsure = fit_detector(learn, r.keep, r.neighbours, means=r.class_means)
     if r.outside: learn.unsure.calibration['outside'] = check_outside(learn, r.outside)
     per_class = r.per_class and not r.halfway
     learn.train_info.update(keep=r.keep, lr=r.lr, cv=r.cv, neighbours=r.neighbours, class_means=r.class_means,
-                            **(dict(per_class=per_class, between=r.halfway) if r.cv else {}))
+                            **(dict(per_class=per_class, between=r.halfway, refit=r.refits) if r.cv else {}))
     cv_figures = {}
     if r.cv:
         cv_figures['cross_validation'] = cv_report(folds, r.keep, r.neighbours, per_class, r.class_means, r.halfway)
@@ -220,6 +232,8 @@ def train_and_export(data:Path,             # folder with one sub-folder of imag
     if r.cv: atomic_write(Path(out).with_suffix('.cv.json'), json.dumps(dict(folds, data=str(data))).encode())
     learn.card = export_twin(out, learn=learn)  # the learner just exported: not loaded again
     log_run(learn.card, out)
+    # for the notebooks, not exported: what it was judged on (`CachedInterpretation`), and the folds
+    learn.interp, learn.folds = interp, dict(folds, data=str(data)) if r.cv else None
     return learn
 
 # %% ../nbs/05_pipeline.ipynb #1453abab
@@ -238,7 +252,7 @@ def cached_model(data:Path,            # folder with one sub-folder of images pe
     learn = load_learner(out)
     stats = model_meta[arch_function(card['arch'])]['stats']
     learn.dls = image_dataloaders(data, size=card['size'], stats=stats, bs=card['bs'], seed=card['seed'],
-                                  log=lambda s: None)
+                                  log=lambda s: None, valid=[] if r.refits else None)
     learn.card = card
     return learn
 
@@ -252,8 +266,8 @@ def card_summary(model:Path) -> str:
         raise ValueError(f'{model}: model_card.json beside it describes another model')
     cv, m, unsure = card.get('cross_validation'), card['metrics'], card['unsure']
     lines = [f"{model.name} {card['sha256'][:12]}: {', '.join(card['classes'])}; {card.get('recipe', 'finetune')}, "
-             f"{card['arch']}, {card['size']} px, trained on {card['data']} ({unsure['n_train']} photos)",
-             f"validation split: {m['accuracy']:.1%} of {m['n_valid']}"]
+             f"{card['arch']}, {card['size']} px, trained on {card['data']} ({unsure['n_train']} photos)"]
+    if not card.get('refit'): lines.append(f"validation split: {m['accuracy']:.1%} of {m['n_valid']}")
     if cv:
         lines.append(f"{cv['k_folds']}-fold cross-validation: {cv['accuracy']:.1%} of {cv['n']} ({cv['wrong']} wrong)")
     lines.append(f"not sure below {unsure['threshold']} (keep {unsure['target_keep']})")

@@ -9,7 +9,7 @@ __all__ = ['PAGE', 'API', 'Job', 'ModelService', 'load_service', 'api_answer', '
 # %% ../nbs/09a_service.ipynb #239d4f44
 import asyncio, collections, concurrent.futures, dataclasses, email.parser, email.policy, itertools, os, queue, threading
 from pathlib import Path
-from .images import MAX_BYTES, ImageError, read_image
+from .images import MAX_BYTES, SERVED_DECODED, SERVED_SIDE, ImageError, read_image
 from .files import sha256_file
 from .twin import TwinPredictor, load_predictor, twin_path
 
@@ -22,6 +22,7 @@ class Job:
     priority:int
     seq:int
     image:object=dataclasses.field(compare=False)
+    explain:bool=dataclasses.field(compare=False, default=False)  # with where the model looked (`heatmap`)?
     future:concurrent.futures.Future=dataclasses.field(compare=False, default_factory=concurrent.futures.Future)
 
 # %% ../nbs/09a_service.ipynb #29e5e55c
@@ -33,6 +34,8 @@ class ModelService:
                  max_waiting:int=64):        # photos waiting past which `busy` says so (the API is then told 503)
         self.predictor, self.model_sha256, self.max_batch, self.max_waiting = predictor, model_sha256, max_batch, max_waiting
         self.vocab, self.waiting, self.order = predictor.vocab, queue.PriorityQueue(), itertools.count()
+        self.why_no_heatmap = getattr(predictor, 'why_no_heatmap', 'this predictor draws no heat maps')
+        self.steps = getattr(predictor, 'steps', None)  # its preprocessing: what a page shows of where it looked
         self.batches = collections.Counter()  # batch size -> how many batches ran with it
         threading.Thread(target=self.work, daemon=True, name='webclassifier-model').start()
 
@@ -40,15 +43,16 @@ class ModelService:
         "Whether `max_waiting` photos or more are waiting"
         return self.waiting.qsize() >= self.max_waiting
 
-    def submit(self, image, priority:int=PAGE) -> concurrent.futures.Future:
-        "Queue the PIL `image`; the future of what the model says of it"
-        job = Job(priority, next(self.order), image)
+    def submit(self, image, priority:int=PAGE, explain:bool=False) -> concurrent.futures.Future:
+        "Queue the PIL `image`; the future of what the model says of it (`explain`: with its `heatmap`)"
+        if explain and self.why_no_heatmap: raise ValueError(self.why_no_heatmap)
+        job = Job(priority, next(self.order), image, explain)
         self.waiting.put(job)
         return job.future
 
-    def predict_images(self, images:list, priority:int=PAGE) -> list:
+    def predict_images(self, images:list, priority:int=PAGE, explain:bool=False) -> list:
         "What the model says of each of the PIL `images`, as its predictor's `predict_images` does, through the queue"
-        return [f.result() for f in [self.submit(im, priority) for im in images]]
+        return [f.result() for f in [self.submit(im, priority, explain) for im in images]]
 
     def work(self):
         "Answer the waiting photos for ever: whatever is waiting, up to `max_batch` at once, pages' first"
@@ -62,11 +66,13 @@ class ModelService:
     def answer(self, jobs:list):
         "Run the model on `jobs`' photos at once, and give each its answer (or the error)"
         self.batches[len(jobs)] += 1
-        try: results = self.predictor.predict_images([job.image for job in jobs])
+        explain = any(job.explain for job in jobs)  # maps for all, if one asks: they cost little next to the photos
+        try: results = self.predictor.predict_images([job.image for job in jobs], **(dict(explain=True) if explain else {}))
         except Exception as e:
             for job in jobs: job.future.set_exception(e)
             return
-        for job, res in zip(jobs, results): job.future.set_result(res)
+        for job, res in zip(jobs, results):
+            job.future.set_result(res if job.explain else {k: v for k, v in res.items() if k != 'heatmap'})
 
 # %% ../nbs/09a_service.ipynb #f9048ad1
 def load_service(model:Path,            # the exported learner (`export.pkl`; its twin `export.onnx` for onnx)
@@ -143,12 +149,12 @@ def predict_endpoint(service,                 # the `ModelService`, or a functio
             calls[address] += 1
             try:
                 name, data = photo_in(request.headers.get('content-type', ''), await read_body(request, max_bytes + 2**16))
-                try: image = await run_in_threadpool(read_image, data, name, max_bytes)
+                try: image = await run_in_threadpool(read_image, data, name, max_bytes, SERVED_DECODED, SERVED_SIDE)
                 except ImageError as e: raise ApiError(image_status(e), str(e)) from None
                 res = await asyncio.wrap_future(model.submit(image, API))
             finally:
                 calls[address] -= 1
                 if not calls[address]: del calls[address]
         except ApiError as e: return JSONResponse({'error': str(e)}, status_code=e.status)
-        return JSONResponse(api_answer(res, model.model_sha256))
+        return JSONResponse(api_answer(res, res.get('model', model.model_sha256)))  # a remote service says which answered
     return endpoint

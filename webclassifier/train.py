@@ -7,10 +7,12 @@ __all__ = ['ARCHS', 'N_FEATURES', 'PROBE_BS', 'PROBE_C', 'RECIPES', 'efficientne
            'efficientnet_lite1', 'efficientnet_lite2', 'plain_conv', 'efficientnet_body', 'arch_function',
            'WeightsUnavailable', 'make_learner', 'read_history', 'plot_history', 'L2Norm', 'probe_head', 'fit_probe',
            'feature_key', 'fit_probe_head', 'check_recipe', 'train_classifier', 'class_metrics', 'confusion_counts',
-           'plot_confusion', 'most_confused', 'probe_predictions', 'valid_predictions', 'evaluate']
+           'plot_confusion', 'most_confused', 'probe_predictions', 'valid_predictions', 'CachedInterpretation',
+           'interpretation', 'evaluate']
 
 # %% ../nbs/03_train.ipynb #2911dfa1
 import contextlib, csv, sys, tempfile
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np, torch
@@ -23,6 +25,7 @@ from fastai.torch_core import set_seed
 from fastai.vision.learner import vision_learner, model_meta, default_split
 from fastai.data.transforms import parent_label
 from fastai.callback.progress import CSVLogger
+from fastai.interpret import ClassificationInterpretation
 import fastai.callback.schedule  # adds fine_tune and fit_one_cycle to Learner
 from .data import image_dataloaders
 from .features import cached_features
@@ -288,16 +291,48 @@ def valid_predictions(learn:Learner) -> tuple:
     items = list(dl.items)  # a probe's: from the feature cache
     return probe_predictions(learn, items)[1], torch.tensor([learn.dls.vocab.o2i[parent_label(f)] for f in items]), dl
 
+# %% ../nbs/03_train.ipynb #86cfe581
+class CachedInterpretation(ClassificationInterpretation):
+    "fastai's `ClassificationInterpretation` of predictions already made, `probs` of `dl`'s photos: its plots run no model"
+    def __init__(self, learn:Learner, dl, probs:torch.Tensor, targs:torch.Tensor):
+        losses = F.nll_loss(torch.log(probs.clamp_min(1e-12)), targs.long(), reduction='none')
+        super().__init__(learn, dl, losses)
+        self.probs, self.targs = probs, targs
+
+    def __getitem__(self, idxs):
+        "The inputs (the photos through the validation transforms), probabilities, targets, predictions and losses at `idxs`"
+        idxs = idxs.tolist() if isinstance(idxs, torch.Tensor) else list(idxs) if isinstance(idxs, Sequence) else [idxs]
+        items = [self.dl.items[i] for i in idxs]
+        inputs, _ = self.learn.dls.test_dl(items, with_labels=True, bs=len(items), num_workers=0).one_batch()
+        return inputs, self.probs[idxs], self.targs[idxs], self.probs[idxs].argmax(1), self.losses[idxs]
+
+    def confusion_matrix(self) -> np.ndarray:
+        "Counts of the photos by actual (rows) and predicted (columns) class"
+        n = len(self.vocab)
+        return np.bincount(self.targs.long().numpy() * n + self.probs.argmax(1).numpy(), minlength=n*n).reshape(n, n)
+
+# %% ../nbs/03_train.ipynb #db592df4
+def interpretation(learn:Learner,
+                   items:list=None,           # photos predicted elsewhere (e.g. out of fold), labelled by their folder
+                   probs:torch.Tensor=None    # their class probabilities
+                  ) -> CachedInterpretation:
+    "How `learn` does on its validation photos (a probe's from the feature cache), or on `items` given their `probs`"
+    if items is None:
+        probs, targs, dl = valid_predictions(learn)
+        return CachedInterpretation(learn, dl, probs, targs)
+    return CachedInterpretation(learn, learn.dls.test_dl(items, with_labels=True), probs,
+                                torch.tensor([learn.dls.vocab.o2i[parent_label(f)] for f in items]))
+
 # %% ../nbs/03_train.ipynb #84d09cbf
 def evaluate(learn:Learner,
              out:Path=None,      # folder for the confusion matrix, top losses, per-class metrics and training curves
-             top_losses:int=9    # how many of the worst predictions to show
+             top_losses:int=9,   # how many of the worst predictions to show
+             interp:CachedInterpretation=None # the predictions to judge (default: `interpretation(learn)`)
             ) -> dict:
-    "Validation metrics of `learn`; with `out`, also its figures and tables as PNG and CSV"
+    "Metrics of `learn` on its validation photos (or `interp`'s); with `out`, also its figures and tables as PNG and CSV"
     import matplotlib.pyplot as plt, pandas as pd
-    probs, targs, dl = valid_predictions(learn)
-    vocab = list(learn.dls.vocab)
-    cm = confusion_counts([vocab[i] for i in targs], [vocab[i] for i in probs.argmax(1)], vocab)
+    interp = interpretation(learn) if interp is None else interp
+    vocab, cm = list(learn.dls.vocab), interp.confusion_matrix()
     res = dict(accuracy=round(float(np.trace(cm)/cm.sum()), 4), n_valid=int(cm.sum()), classes=class_metrics(cm, vocab),
                most_confused=most_confused(cm, vocab))
     if out:
@@ -305,11 +340,7 @@ def evaluate(learn:Learner,
         out.mkdir(parents=True, exist_ok=True)
         plot_confusion(cm, vocab, 'confusion matrix').savefig(out/'confusion_matrix.png', bbox_inches='tight')
         plt.close('all')
-        losses = F.nll_loss(torch.log(probs.clamp_min(1e-12)), targs.long(), reduction='none')
-        # (it imports scikit-learn: only when asked for figures)
-        from fastai.interpret import ClassificationInterpretation
-        interp = ClassificationInterpretation(learn, dl, losses)  # fastai's plot of the top losses, on these losses
-        interp.plot_top_losses(min(top_losses, res['n_valid']), nrows=3)
+        interp.plot_top_losses(min(top_losses, res['n_valid']), nrows=3)  # fastai's plot, run on no model
         plt.savefig(out/'top_losses.png', bbox_inches='tight')
         plt.close('all')
         pd.DataFrame(res['classes']).to_csv(out/'class_metrics.csv', index=False)

@@ -1,0 +1,194 @@
+"""Where the shipped model looked: the pointing game on composites, and the heat map's extra time per photo, both runtimes.
+
+    .venv/bin/python benchmarks/heatmaps.py        -> benchmarks/out/heatmaps.txt, heatmaps.png
+
+The pointing game: 100 composites, each a 2 x 2 grid of 224 px square tiles (each image's centre square, resized): one
+bear photo from ../shared/data/bears-elsewhere (photos from other scrapes, never trained on; drawn at random from its
+three class folders) and three images of none of the classes from benchmarks/ood_set.py (its photos, their crops and its
+faces: not its synthetic noise and stripes), the bear's tile at a random place; seed 0 (seeds 1-4: the spread). A hit:
+the highest place of the map, taken back to the composite through the centre crop the model saw (`seen_box`), falls in
+the bear's tile. Chance: 25 %. Two maps: the answer's (the predicted class's, what the app and `predict --explain` show),
+and the bear's own class's (computed here from the body's output: the pointing game as Zhang et al. 2016 define it).
+
+The map's extra time per photo: each of the bear photos answered alone (`predict_images([photo])`, decoded beforehand),
+with and without its map, alternately, the best of 5 of each; the median over photos of the difference. fastai: the
+same `Predictor` with `explain=True` and `False`. onnx: the twin with its `cam` output (`explain=True`) against the same
+twin as made before maps, without that output (what serving cost before): the whole added cost, in the graph and after.
+On this shared 2-core machine a photo's time moves by more than the map costs, so the map's own work is also timed
+alone (fastai: the weighted sum over the body's output, to numpy, `heatmap_rows`; onnx: `heatmap_rows` after the graph).
+The overlay the app draws (`heatmap_overlay`) is timed on its own too.
+"""
+import shutil, statistics, sys, tempfile, time
+from pathlib import Path
+import numpy as np
+from PIL import Image, ImageOps
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parent.parent/'tests'))  # old_twin: a twin as made before maps, as the tests make it
+from ood_set import ood_images
+from shipped import ROOT, shipped_card
+from test_heatmaps import old_twin
+from webclassifier.answers import heatmap_overlay, heatmap_rows, seen_box
+from webclassifier.images import read_image
+from webclassifier.predict import Predictor
+from webclassifier.twin import TwinPredictor, export_twin
+
+ELSEWHERE = ROOT.parent/'shared'/'data'/'bears-elsewhere'
+TILE, N, SEED, REPEATS = 224, 100, 0, 5
+
+def square(img:Image.Image) -> Image.Image:
+    "`img`'s centre square, TILE pixels a side"
+    return ImageOps.fit(img.convert('RGB'), (TILE, TILE), Image.Resampling.BILINEAR)
+
+def composites(bears:list, others:list, rng) -> list:
+    "(composite, bear's tile index 0-3 in reading order) for each of `bears`, three of `others` in the other tiles"
+    out = []
+    for bear in bears:
+        where, picks = int(rng.integers(4)), rng.choice(len(others), 3, replace=False)
+        tiles = [square(others[i]) for i in picks]
+        tiles.insert(where, square(bear))
+        grid = Image.new('RGB', (2 * TILE, 2 * TILE))
+        for i, t in enumerate(tiles): grid.paste(t, (i % 2 * TILE, i // 2 * TILE))
+        out.append((grid, where))
+    return out
+
+def peak_tile(heatmap:list, size:tuple, steps:dict) -> int:
+    "The tile (0-3, reading order) of a 2 x 2 composite of `size` in which the map's highest place lies"
+    cells = np.asarray(heatmap)
+    row, col = np.unravel_index(cells.argmax(), cells.shape)
+    left, top, right, bottom = seen_box(size, steps)
+    x = left + (col + .5) / cells.shape[1] * (right - left)
+    y = top + (row + .5) / cells.shape[0] * (bottom - top)
+    return int(y >= size[1] / 2) * 2 + int(x >= size[0] / 2)
+
+def twin_with_maps(scratch:Path) -> tuple:
+    "The shipped twin if it draws maps, else a twin of the shipped pickle made now in `scratch`; and which it is"
+    shipped = TwinPredictor.load(ROOT/'export.pkl')
+    if shipped.why_no_heatmap is None: return ROOT/'export.pkl', 'the shipped twin export.onnx'
+    for name in ['export.pkl', 'model_card.json']: shutil.copy(ROOT/name, scratch/name)
+    export_twin(scratch/'export.pkl')
+    return scratch/'export.pkl', f'a twin of export.pkl made by this code (the shipped export.onnx: {shipped.why_no_heatmap})'
+
+def bear_class_maps(p:Predictor, images:list, classes:list) -> np.ndarray:
+    "Each image's class activation map for its class in `classes` (indices): the probe's weights times the body's output"
+    import torch
+    with torch.inference_mode():
+        fmap = torch.cat([p.model[0](p.batch(images[i:i+16])) for i in range(0, len(images), 16)])
+        return torch.einsum('nk,nkhw->nhw', p.weights[torch.tensor(classes)], fmap).numpy()
+
+def composite_set(bear_files:list, others:list, seed:int) -> tuple:
+    "The `N` composites of `seed`, the bear's tile in each, and its bear photo's file"
+    rng = np.random.default_rng(seed)
+    files = [bear_files[i] for i in rng.choice(len(bear_files), N, replace=False)]
+    grids = composites([read_image(f) for f in files], others, rng)
+    return [g for g, _ in grids], np.array([w for _, w in grids]), files
+
+def answer_hits(p, images:list, truth:np.ndarray, files:list) -> tuple:
+    "`p`'s answers with maps; whether each map's peak is in the bear's tile, and whether each answer is the bear's class"
+    res = [r for i in range(0, len(images), 16) for r in p.predict_images(images[i:i+16], explain=True)]
+    hits = np.array([peak_tile(r['heatmap'], im.size, p.steps) for r, im in zip(res, images)]) == truth
+    return res, hits, np.array([r['label'] == f.parent.name for r, f in zip(res, files)])
+
+def own_class_hits(p:Predictor, images:list, truth:np.ndarray, files:list) -> np.ndarray:
+    "Whether the peak of the map of each bear's own class is in its tile"
+    maps = bear_class_maps(p, images, [p.vocab.index(f.parent.name) for f in files])
+    return np.array([peak_tile(m, im.size, p.steps) for m, im in zip(maps, images)]) == truth
+
+def map_work_ms(p:Predictor, photos:list) -> tuple:
+    "Median over `photos` of the map's own work, best of REPEATS: fastai's (weighted sum, to numpy, scaling), and the scaling alone"
+    import torch
+    fastai_ms, rows_ms = [], []
+    with torch.inference_mode():
+        for im in photos:
+            x = p.batch([im])
+            fmap = p.model[0](x)
+            top = p.model[1](fmap).argmax(1)
+            cam = torch.einsum('nk,nkhw->nhw', p.weights[top], fmap).numpy()[0]
+            fastai_ms.append(best_ms(lambda: heatmap_rows(torch.einsum('nk,nkhw->nhw', p.weights[top], fmap).numpy()[0])))
+            rows_ms.append(best_ms(lambda: heatmap_rows(cam)))
+    return statistics.median(fastai_ms), statistics.median(rows_ms)
+
+def best_ms(f, repeats:int=REPEATS) -> float:
+    "The fastest of `repeats` calls of `f`, in milliseconds"
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter(); f(); times.append(time.perf_counter() - start)
+    return min(times) * 1000
+
+def extra_ms(with_map, without_map, photos:list) -> tuple:
+    "Per photo: the best time of `with_map([photo])` and of `without_map([photo])`, interleaved; medians of both and of the difference"
+    pairs = []
+    for im in photos:
+        with_map([im]), without_map([im])  # warm
+        a, b = [], []
+        for _ in range(REPEATS):
+            a.append(best_ms(lambda: with_map([im]), 1)); b.append(best_ms(lambda: without_map([im]), 1))
+        pairs.append((min(a), min(b)))
+    return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
+            statistics.median(a - b for a, b in pairs))
+
+def main():
+    card, lines = shipped_card(), []
+    def say(s=''): print(s, flush=True); lines.append(s)
+    scratch = Path(tempfile.mkdtemp())
+    model, which = twin_with_maps(scratch)
+    fastai_p, twin = Predictor.load(ROOT/'export.pkl'), TwinPredictor.load(model)
+    twin_before_maps = TwinPredictor.load(old_twin(model, scratch/'old'))
+    say(card['line'])
+    say(f'onnx runtime: {which}')
+
+    bear_files = sorted(p for p in ELSEWHERE.glob('*/*') if p.suffix.lower() in {'.jpg', '.jpeg', '.png', '.webp'})
+    ood = ood_images()
+    others = [im for kind in ('photos', 'crops', 'faces') for im in ood[kind].values()]
+    say(f'\nThe pointing game: {N} composites (2 x 2 tiles of {TILE} px), each a bear photo of {len(bear_files)} in '
+        f'{ELSEWHERE.name} and three of {len(others)} images of none of the classes (ood_set.py: photos, crops, faces); '
+        f'seed {SEED}; chance 25%')
+    images, truth, files = composite_set(bear_files, others, SEED)
+    answers = {}
+    for name, p in [('fastai', fastai_p), ('onnx', twin)]:
+        res, hits, right = answers[name] = answer_hits(p, images, truth, files)
+        say(f'  {name:6}: the answer\'s map peaks in the bear\'s tile in {hits.mean():.0%} ({hits.sum()}/{N}): '
+            f'{hits[right].mean():.0%} of the {right.sum()} answered with the bear\'s class, {hits[~right].sum()}/{(~right).sum()} of the others')
+    own = own_class_hits(fastai_p, images, truth, files)
+    say(f'  the bear class\'s own map (the pointing game of Zhang et al.): {own.mean():.0%} ({own.sum()}/{N})')
+    say(f'  the bears: {", ".join(f"{sum(f.parent.name == c for f in files)} {c}" for c in fastai_p.vocab)}; '
+        f'answers "sure": {np.mean([r["sure"] for r in answers["fastai"][0]]):.0%}')
+    pairs = list(zip(answers['fastai'][0], answers['onnx'][0]))
+    same = np.mean([np.argmax(a['heatmap']) == np.argmax(b['heatmap']) for a, b in pairs])
+    diff = max(np.abs(np.array(a['heatmap']) - np.array(b['heatmap'])).max() for a, b in pairs)
+    say(f'  the runtimes\' maps: the same peak on {same:.0%}, largest difference {diff:.1e}')
+    spread = []
+    for seed in range(1, 5):
+        more = composite_set(bear_files, others, seed)
+        spread.append((*answer_hits(fastai_p, *more)[1:], own_class_hits(fastai_p, *more)))
+    say(f'  seeds 1-4 (fastai, {N} composites each): the answer\'s map {", ".join(f"{h.mean():.0%}" for h, _, _ in spread)}; '
+        f'the bear class\'s {", ".join(f"{o.mean():.0%}" for _, _, o in spread)}; answered with the bear\'s class '
+        f'{", ".join(f"{r.mean():.0%}" for _, r, _ in spread)}')
+    bears = [read_image(f) for f in files]
+
+    say(f'\nThe map\'s extra time per photo ({N} bear photos answered alone, decoded beforehand; best of {REPEATS} each, '
+        f'interleaved; medians over photos)')
+    timings = [('fastai', lambda ims: fastai_p.predict_images(ims, explain=True), fastai_p.predict_images),
+               ('onnx', lambda ims: twin.predict_images(ims, explain=True), twin_before_maps.predict_images)]
+    for name, with_map, without_map in timings:
+        a, b, d = extra_ms(with_map, without_map, bears)
+        say(f'  {name:6}: {b:.2f} ms without the map, {a:.2f} ms with it: {d:+.2f} ms per photo')
+    fastai_work, rows_work = map_work_ms(fastai_p, bears)
+    say(f'  the map\'s own work, timed alone: fastai {fastai_work:.3f} ms (weighted sum, to numpy, heatmap_rows), '
+        f'onnx {rows_work:.3f} ms after the graph (heatmap_rows)')
+    overlay = statistics.median(best_ms(lambda: heatmap_overlay(im, r['heatmap'], twin.steps))
+                                for im, r in zip(bears, twin.predict_images(bears[:16], explain=True)))
+    say(f'  drawing it (heatmap_overlay, 256 x 256, median of 16 photos): {overlay:.2f} ms')
+
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(2, 4, figsize=(12, 6.4))
+    for ax, im, r, t in zip(axes.flat, images, answers['onnx'][0], truth):
+        ax.imshow(heatmap_overlay(im, r['heatmap'], twin.steps)); ax.set_axis_off()
+        ax.set_title(f"{r['label']} {r['probability']:.0%}: {'hit' if peak_tile(r['heatmap'], im.size, twin.steps) == t else 'miss'}")
+    fig.tight_layout()
+    out = ROOT/'benchmarks'/'out'
+    fig.savefig(out/'heatmaps.png', dpi=72)
+    say('\n(the first 8 composites with their onnx maps: benchmarks/out/heatmaps.png)')
+    (out/'heatmaps.txt').write_text('\n'.join(lines) + '\n')
+
+if __name__ == '__main__': main()

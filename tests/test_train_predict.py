@@ -127,7 +127,7 @@ def test_class_means_check_answers_alike_in_both_runtimes(tmp_path):
     assert [r['label'] for r in ours] == [r['label'] for r in theirs]
     import io, numpy as np
     from PIL import Image
-    from webclassifier.twin import SIMILARITY_SLACK
+    from webclassifier.answers import SIMILARITY_SLACK
     sims = twin.session.run(None, {'image': twin.batch([Image.open(io.BytesIO(b)) for _, b in named])})[2]
     clear = np.abs(sims - twin.threshold) > SIMILARITY_SLACK  # a calibration photo sits on the threshold itself: either answer is right there
     assert clear.sum() >= len(named) - 2, sims

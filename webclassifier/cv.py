@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['MAX_K', 'near_copy_groups', 'group_folds', 'nearest_similarities', 'fold_rows', 'cross_validate', 'predicted',
-           'cv_accuracy', 'out_of_fold', 'row_scores', 'halfway_threshold', 'class_thresholds', 'is_sure',
+           'cv_accuracy', 'out_of_fold', 'row_scores', 'halfway_threshold', 'class_thresholds', 'rows_sure',
            'outside_part', 'cross_fitted_unsure', 'cv_report', 'cv_detector', 'cv_line']
 
 # %% ../nbs/04b_cv.ipynb #dd9c07cf
@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np, torch
 from .data import NEAR_COPY_BITS, perceptual_hashes, near_duplicates, readable_images
 from .train import train_classifier
+from .answers import is_sure
 from .unsure import (features_and_probs, image_features, keep_threshold, NearestNeighbourDetector,
                                   class_means, detector_bank, bank_method)
 from fastai.data.transforms import parent_label
@@ -147,10 +148,10 @@ def class_thresholds(rows:list,          # out-of-fold rows with `label` and sim
             for c in vocab]
 
 # %% ../nbs/04b_cv.ipynb #958ef2ec
-def is_sure(rows:list, vocab:list, thresholds:list, k:int=1, means:bool=False) -> np.ndarray:
-    "Whether each of `rows` clears the threshold of the class it is predicted to be"
+def rows_sure(rows:list, vocab:list, thresholds:list, k:int=1, means:bool=False) -> np.ndarray:
+    "Whether each of `rows` is sure: `is_sure`, the rule both runtimes apply, on its score and predicted class"
     preds = [vocab.index(c) for c in predicted(rows, vocab)]
-    return row_scores(rows, k, means) >= np.array(thresholds)[preds]
+    return is_sure(row_scores(rows, k, means), list(thresholds), preds)
 
 # %% ../nbs/04b_cv.ipynb #e1928d7b
 def outside_part(row:dict, cv:dict) -> int:
@@ -175,10 +176,10 @@ def cross_fitted_unsure(cv:dict,
         theirs = [o for o in cv['outside'] if o['fold'] == fold and (not between or part[o['file']] == fold)]
         outside = [o for o in cv['outside'] if o['fold'] != fold and part[o['file']] != fold] if between else None
         thresholds = class_thresholds(calib, vocab, keep, k, per_class, means, outside)
-        sure = is_sure(mine, vocab, thresholds, k, means)
+        sure = rows_sure(mine, vocab, thresholds, k, means)
         kept += [(p['label'], s) for p, s in zip(mine, sure)]
         sure_right += [p['label'] == c for p, c, s in zip(mine, predicted(mine, vocab), sure) if s]
-        if theirs: flagged += list(~is_sure(theirs, vocab, thresholds, k, means))
+        if theirs: flagged += list(~rows_sure(theirs, vocab, thresholds, k, means))
     kept_by_class = {c: round(float(np.mean([s for l, s in kept if l == c])), 4)
                      for c in vocab if any(l == c for l, _ in kept)}
     return dict(keep=keep, k=k, per_class=per_class, means=means, kept=round(float(np.mean([s for _, s in kept])), 4),

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from fastai.data.transforms import parent_label
 from .data import NEAR_COPY_BITS, perceptual_hashes, near_duplicates
 from .train import probe_predictions
-from .answers import threshold_for
+from .answers import is_sure
 
 # %% ../nbs/04_unsure.ipynb #108de05f
 def features_and_logits(model:torch.nn.Module, xb:torch.Tensor):
@@ -53,7 +53,7 @@ class NearestNeighbourDetector:
 
     def is_sure(self, feats:torch.Tensor, classes:torch.Tensor=None) -> torch.Tensor:
         "True for each of `feats` close enough to the training photos (to its predicted class's bar, if one per class)"
-        return self.scores(feats) >= torch.as_tensor(threshold_for(self.threshold, classes), dtype=torch.float)
+        return torch.from_numpy(is_sure(self.scores(feats).numpy(force=True), self.threshold, classes))
 
 # %% ../nbs/04_unsure.ipynb #bd3547c8
 def class_means(feats:torch.Tensor, labels:list, vocab:list) -> torch.Tensor:

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, torch
 from .data import NEAR_COPY_BITS, perceptual_hashes, near_duplicates, readable_images
-from .train import train_classifier
+from .train import Recipe, train_classifier
 from .answers import is_sure
 from .unsure import (features_and_probs, image_features, keep_threshold, NearestNeighbourDetector,
                                   class_means, detector_bank, bank_method)
@@ -34,7 +34,7 @@ def near_copy_groups(files:list, max_distance:int=NEAR_COPY_BITS) -> list:
     return [number[r] for r in roots]
 
 # %% ../nbs/04b_cv.ipynb #de380da2
-def group_folds(labels:list, groups:list, k:int=5, seed:int=42) -> list:
+def group_folds(labels:list, groups:list, k:int=Recipe.cv, seed:int=Recipe.seed) -> list:
     "A fold (0 to `k`-1) for each photo: each near-copy group whole in one fold, each class spread evenly over them"
     members = defaultdict(list)
     for i, g in enumerate(groups): members[g].append(i)
@@ -75,7 +75,7 @@ def fold_rows(learn, items:list, fold:int, tta:bool=False) -> list:
 
 # %% ../nbs/04b_cv.ipynb #a80105bf
 def cross_validate(data:Path,            # folder with one sub-folder of images per class
-                   k:int=5,              # folds
+                   k:int=Recipe.cv,      # folds
                    outside:Path=None,    # photos of none of the classes: every fold's model scores them too
                    tta:bool=False,       # also record test-time-augmented probabilities
                    max_distance:int=NEAR_COPY_BITS, # perceptual-hash bits within which photos are near-copies
@@ -84,7 +84,7 @@ def cross_validate(data:Path,            # folder with one sub-folder of images 
     "Train `k` models, each checked on a fold of near-copy groups: each photo's out-of-fold prediction and similarities"
     files = readable_images(data, log=log)
     labels, groups = [f.parent.name for f in files], near_copy_groups(files, max_distance)
-    folds = group_folds(labels, groups, k, recipe.get('seed', 42))
+    folds = group_folds(labels, groups, k, recipe.get('seed', Recipe.seed))
     others = readable_images(outside, log=log) if outside and Path(outside).is_dir() else []
     photos, outsiders, runs = [None]*len(files), [], []
     for fold in range(k):
@@ -121,12 +121,12 @@ def out_of_fold(cv:dict, data:Path=None) -> tuple:
     return [data/p['file'] for p in cv['photos']], torch.tensor([p['probs'] for p in cv['photos']])
 
 # %% ../nbs/04b_cv.ipynb #39be4f14
-def row_scores(rows:list, k:int=1, means:bool=False) -> np.ndarray:
+def row_scores(rows:list, k:int=Recipe.neighbours, means:bool=Recipe.class_means) -> np.ndarray:
     "Each row's similarity to its `k`-th nearest training photo, or with `means` to the nearest class mean"
     return np.array([r['mean_similarity'] if means else r['similarities'][k-1] for r in rows])
 
 # %% ../nbs/04b_cv.ipynb #76157895
-def halfway_threshold(inside:np.ndarray, outside:np.ndarray, keep:float=0.97) -> float:
+def halfway_threshold(inside:np.ndarray, outside:np.ndarray, keep:float=Recipe.keep) -> float:
     "Halfway between the bar keeping `keep` of `inside` and the one flagging `keep` of `outside` (the first on overlap)"
     low, high = keep_threshold(inside, keep), -keep_threshold(-np.asarray(outside), keep)
     return (low + high) / 2 if high < low else low
@@ -134,11 +134,11 @@ def halfway_threshold(inside:np.ndarray, outside:np.ndarray, keep:float=0.97) ->
 # %% ../nbs/04b_cv.ipynb #9bed9afb
 def class_thresholds(rows:list,          # out-of-fold rows with `label` and similarities
                      vocab:list,
-                     keep:float=0.97,     # share of each class's photos the bar keeps
-                     k:int=1,             # score by the `k`-th nearest training photo
-                     per_class:bool=True, # a bar per class (else one for all)
-                     means:bool=False,    # score by the nearest class mean
-                     outside:list=None    # rows of photos of none of the classes: one bar, halfway between
+                     keep:float=Recipe.keep,           # share of each class's photos the bar keeps
+                     k:int=Recipe.neighbours,          # score by the `k`-th nearest training photo
+                     per_class:bool=Recipe.per_class,  # a bar per class (else one for all)
+                     means:bool=Recipe.class_means,    # score by the nearest class mean
+                     outside:list=None                 # rows of photos of none of the classes: one bar, halfway
                     ) -> list:
     "A threshold per class (in `vocab`'s order) that keeps the share `keep` of `rows`' photos of that class"
     scores, labels = row_scores(rows, k, means), np.array([r['label'] for r in rows])
@@ -148,7 +148,8 @@ def class_thresholds(rows:list,          # out-of-fold rows with `label` and sim
             for c in vocab]
 
 # %% ../nbs/04b_cv.ipynb #958ef2ec
-def rows_sure(rows:list, vocab:list, thresholds:list, k:int=1, means:bool=False) -> np.ndarray:
+def rows_sure(rows:list, vocab:list, thresholds:list, k:int=Recipe.neighbours,
+              means:bool=Recipe.class_means) -> np.ndarray:
     "Whether each of `rows` is sure: `is_sure`, the rule both runtimes apply, on its score and predicted class"
     preds = [vocab.index(c) for c in predicted(rows, vocab)]
     return is_sure(row_scores(rows, k, means), list(thresholds), preds)
@@ -161,13 +162,14 @@ def outside_part(row:dict, cv:dict) -> int:
 
 # %% ../nbs/04b_cv.ipynb #0e733aa4
 def cross_fitted_unsure(cv:dict,
-                        keep:float=0.97,     # share of in-class photos the bar should keep
-                        k:int=1,             # score by the `k`-th nearest training photo
-                        per_class:bool=True, # a bar per class
-                        means:bool=False,    # score by the nearest class mean
-                        between:bool=False   # bars halfway to the other folds' share of the outside photos
+                        keep:float=Recipe.keep,          # share of in-class photos the bar should keep
+                        k:int=Recipe.neighbours,         # score by the `k`-th nearest training photo
+                        per_class:bool=Recipe.per_class, # a bar per class
+                        means:bool=Recipe.class_means,   # score by the nearest class mean
+                        between:bool=Recipe.between      # bars halfway to the other folds' share of the outside photos
                        ) -> dict:
     "How the \"not sure\" check does on new photos: each fold judged by bars calibrated on the other folds"
+    between = between and bool(cv['outside'])  # halfway only to outside photos the cross-validation scored
     vocab, kept, flagged, sure_right = cv['vocab'], [], [], []
     part = {o['file']: outside_part(o, cv) for o in cv['outside']}
     for fold in range(cv['k']):
@@ -188,8 +190,10 @@ def cross_fitted_unsure(cv:dict,
                 accuracy_when_sure=round(float(np.mean(sure_right)), 4) if sure_right else None)
 
 # %% ../nbs/04b_cv.ipynb #3dbf3c55
-def cv_report(cv:dict, keep:float=0.97, k:int=1, per_class:bool=True, means:bool=False, between:bool=False) -> dict:
+def cv_report(cv:dict, keep:float=Recipe.keep, k:int=Recipe.neighbours, per_class:bool=Recipe.per_class,
+              means:bool=Recipe.class_means, between:bool=Recipe.between) -> dict:
     "The cross-validated figures: accuracy, the cross-fitted \"not sure\" check, and the bars calibrated on every fold"
+    between = between and bool(cv['outside'])  # halfway only to outside photos the cross-validation scored
     outside = cv['outside'] if between else None
     thresholds = class_thresholds(cv['photos'], cv['vocab'], keep, k, per_class, means, outside)
     return dict(k_folds=cv['k'], n_groups=len({p['group'] for p in cv['photos']}), **cv_accuracy(cv),
@@ -200,17 +204,16 @@ def cv_report(cv:dict, keep:float=0.97, k:int=1, per_class:bool=True, means:bool
 # %% ../nbs/04b_cv.ipynb #27278b95
 def cv_detector(learn,
                 cv:dict,             # `cross_validate`'s results for the same classes
-                keep:float=0.97,     # share of in-class photos the bar should keep
-                k:int=1,             # score by the `k`-th nearest training photo
-                per_class:bool=True, # a bar per class
-                means:bool=False,    # compare with `learn`'s class means instead of its training photos
-                between:bool=False   # one bar, halfway to the outside photos' similarities
+                keep:float=Recipe.keep,          # share of in-class photos the bar should keep
+                k:int=Recipe.neighbours,         # score by the `k`-th nearest training photo
+                per_class:bool=Recipe.per_class, # a bar per class
+                means:bool=Recipe.class_means,   # compare with `learn`'s class means instead of its training photos
+                between:bool=Recipe.between      # one bar, halfway to the outside photos (if `cv` has any)
                ) -> NearestNeighbourDetector:
     "A `NearestNeighbourDetector` for `learn` with the thresholds calibrated on the out-of-fold similarities of `cv`"
     if list(learn.dls.vocab) != cv['vocab']:
         raise ValueError(f"the cross-validation's classes {cv['vocab']} are not the model's {list(learn.dls.vocab)}")
-    if between and not cv['outside']:
-        raise ValueError('between: the cross-validation scored no outside photos (give an outside folder)')
+    between = between and bool(cv['outside'])  # halfway only to outside photos the cross-validation scored
     per_class = per_class and not between
     train_items, estimate = list(learn.dls.train_ds.items), cross_fitted_unsure(cv, keep, k, per_class, means, between)
     outside = cv['outside'] if between else None

@@ -11,7 +11,7 @@ import numpy as np, torch
 import torch.nn.functional as F
 from fastai.data.transforms import parent_label
 from .data import NEAR_COPY_BITS, perceptual_hashes, near_duplicates
-from .train import probe_predictions
+from .train import Recipe, probe_predictions
 from .answers import is_sure
 
 # %% ../nbs/04_unsure.ipynb #108de05f
@@ -42,7 +42,7 @@ class NearestNeighbourDetector:
     def __init__(self,
                  train_feats:torch.Tensor, # normalised features of the training photos (or their class means)
                  threshold:float|list,     # the bar: one, or one per class
-                 k:int=1,                  # compare with the `k`-th nearest training photo
+                 k:int=Recipe.neighbours,  # compare with the `k`-th nearest training photo
                  calibration:dict=None):   # how `threshold` was chosen, for the model card
         self.train_feats, self.threshold = train_feats.float(), threshold
         self.k, self.calibration = k, calibration or {}
@@ -62,7 +62,7 @@ def class_means(feats:torch.Tensor, labels:list, vocab:list) -> torch.Tensor:
     return F.normalize(torch.stack([feats[idx == c].mean(0) for c in range(len(vocab))]), dim=1)
 
 # %% ../nbs/04_unsure.ipynb #4c36826f
-def detector_bank(learn, means:bool=False) -> torch.Tensor:
+def detector_bank(learn, means:bool=Recipe.class_means) -> torch.Tensor:
     "What the \"not sure\" check compares photos with: `learn`'s training features, or with `means` their class means"
     items = list(learn.dls.train_ds.items)
     feats = image_features(learn, items)
@@ -76,7 +76,7 @@ def calibration_items(train_items:list, valid_items:list, max_distance:int=NEAR_
     return [o for i, o in enumerate(valid_items) if i not in near], len(near)
 
 # %% ../nbs/04_unsure.ipynb #b75ce38b
-def keep_threshold(scores, keep:float=0.97) -> float:
+def keep_threshold(scores, keep:float=Recipe.keep) -> float:
     "The score above which a new in-class photo falls with probability >= `keep`"
     # the conformal rule: the k-th lowest of `scores`, k = floor((1-keep)(n+1))
     ordered = np.sort(np.asarray(scores))
@@ -84,17 +84,17 @@ def keep_threshold(scores, keep:float=0.97) -> float:
     return float(ordered[max(k, 1) - 1])
 
 # %% ../nbs/04_unsure.ipynb #11a9ac6a
-def bank_method(means:bool, k:int=1) -> str:
+def bank_method(means:bool, k:int=Recipe.neighbours) -> str:
     "How the check scores a photo, in words, for the model card"
     if means: return 'cosine similarity to the nearest class mean of the training photos\' penultimate-layer features'
     return f'cosine similarity to the k-th nearest training photo in penultimate-layer features (k={k})'
 
 # %% ../nbs/04_unsure.ipynb #948d3d8a
 def fit_detector(learn,
-                 keep:float=0.97,                 # share of validation photos (not near-copies of training photos) kept
-                 k:int=1,                         # compare with the `k`-th nearest training photo
+                 keep:float=Recipe.keep,          # share of validation photos (not near-copies of training photos) kept
+                 k:int=Recipe.neighbours,         # compare with the `k`-th nearest training photo
                  max_distance:int=NEAR_COPY_BITS, # near-copies: perceptual hashes at most this many bits apart
-                 means:bool=False                 # compare with the class means instead of the training photos
+                 means:bool=Recipe.class_means    # compare with the class means instead of the training photos
                 ) -> NearestNeighbourDetector:
     "A `NearestNeighbourDetector` for `learn`, calibrated on its validation photos"
     train_items, valid_items = list(learn.dls.train_ds.items), list(learn.dls.valid_ds.items)

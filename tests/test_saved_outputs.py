@@ -33,3 +33,14 @@ def test_every_notebook_has_its_outputs(nb):
     "Saved as run: each cell that printed or showed something when its notebook was last run keeps it"
     cells = [c for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code']
     assert any(c['outputs'] for c in cells), f'{nb.name}: no saved outputs (nbdev-test --save)'
+
+def progress_bars(cell:dict) -> bool:
+    "Whether one of the cell's saved outputs holds a progress bar (fastprogress: text bars of █, or HTML <progress>)"
+    texts = [''.join(o.get('text', '')) + ''.join(o.get('data', {}).get('text/html', '')) for o in cell['outputs']]
+    return any('█' in t or '<progress' in t for t in texts)
+
+@pytest.mark.parametrize('nb', NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_progress_bars_saved(nb):
+    "A progress bar saved in a notebook is noise to its reader: the examples that train or predict run without one"
+    cells = [c['id'] for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code' and progress_bars(c)]
+    assert not cells, f'{nb.name}: progress bars saved in cells {cells} (run them under learn.no_bar(), then nbdev-test --save)'

@@ -143,9 +143,10 @@ class PhotoUpload(anywidget.AnyWidget):
         name, data = short_name(msg['name']), memoryview(buffers[0]) if buffers else None
         if kind == 'refused': return self.on_photo(name, None, over_limit(name, msg['size'], self.limit))
         if kind == 'chunk': return self.piece(name, msg, data)
-        if data.nbytes > self.limit: self.on_photo(name, None, over_limit(name, data.nbytes, self.limit))
-        else: self.on_photo(name, bytes(data), None)
-        self.answered(msg.get('id'))
+        try:
+            if data.nbytes > self.limit: self.on_photo(name, None, over_limit(name, data.nbytes, self.limit))
+            else: self.on_photo(name, bytes(data), None)
+        finally: self.answered(msg.get('id'))  # whatever happened, the page may send its next photo
 
     def answered(self, key:str):
         "Tell the page the photo `key` was answered (or refused): it sends one photo at a time, each after the last is answered"
@@ -181,8 +182,8 @@ class PhotoUpload(anywidget.AnyWidget):
             parts = pending.pop('parts')
             data = b''.join(parts[i] for i in range(count))
             del parts  # the pieces go before the photo is read
-            self.on_photo(name, data, None)
-            self.answered(key)
+            try: self.on_photo(name, data, None)
+            finally: self.answered(key)
 
     def expire(self, now:float=None):
         "Drop the photos whose pieces stopped arriving `PENDING_SECONDS` ago, and forget old refusals"
@@ -331,7 +332,10 @@ class ClassifierApp:
         self.status.value = f'<i class="wc-busy">Looking at {len(named)} photo{"s" if len(named) > 1 else ""}…</i>'
         start, rows = time.perf_counter(), []
         read = read_named(named, self.max_bytes, max_decoded=SERVED_DECODED, max_side=SERVED_SIDE)
-        results = predict_read(self.predictor, read, explain=self.explain)
+        try: results = predict_read(self.predictor, read, explain=self.explain)
+        except Exception as e:  # the model failed, not the photo: each photo says so, in one line, and the page goes on
+            results = [dict(file=name, error=f'{name}: the model could not answer ({type(e).__name__}): try again')
+                       for name, _ in read]
         seconds = time.perf_counter() - start
         for (name, im), (_, data), res in zip(read, named, results):
             text = w.HTML(result_html(res, self.predictor.vocab, seconds))

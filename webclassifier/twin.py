@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from .files import atomic_write, sha256_file
-from .answers import NO_HEATMAP, SIMILARITY_SLACK, answer, in_threads, is_sure, seen_area
+from .answers import NO_HEATMAP, answer, in_threads, is_sure, seen_area
 
 # %% ../nbs/06b_twin.ipynb #2a4e49bc
 RUNTIMES = ('fastai', 'onnx')  # the pickle run by fastai, or its twin run by ONNX Runtime

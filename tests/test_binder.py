@@ -34,3 +34,7 @@ def test_requirement_reads_names_and_pins():
     assert requirement('voila>=0.5.13,<0.6') == ('voila', '>=0.5.13,<0.6')
     assert requirement('solara-server[starlette]==1.58.2') == ('solara-server', '==1.58.2')
     assert requirement('anywidget           # the app\'s clickable example thumbnails') == ('anywidget', '')
+
+def test_binder_serves_the_notebook_the_package_serves():
+    "Binder's Voila opens classifier_app.ipynb at the root; `webclassifier app` serves the package's app.ipynb: one notebook, two places"
+    assert (ROOT/'classifier_app.ipynb').read_bytes() == (ROOT/'webclassifier'/'app.ipynb').read_bytes()

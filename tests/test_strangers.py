@@ -256,7 +256,7 @@ def test_feature_cache_link_out_of_the_cache_is_replaced_not_followed(tmp_path, 
 CARD_CASES = [('size', 10**12, 'must be a whole number from 32 to 1024'), ('epochs', 10**9, 'from 1 to 200'),
               ('cv', float('inf'), 'cv inf: must be a whole number'), ('bs', -8, 'bs -8: must be a whole number from 1 to 1024'),
               ('seed', '42', "seed '42': must be a whole number"), ('size', [256, 256], 'size [256, 256]: must be'),
-              ('neighbours', -3, 'neighbours -3: must be a whole number from 1 to 100'), ('epochs', True, 'epochs True: must be a whole number'),
+              ('neighbours', -3, 'neighbours -3: must be a whole number from 1 to 5'), ('epochs', True, 'epochs True: must be a whole number'),
               ('lr', 'fast', "lr 'fast': must be a number"), ('keep', 2, 'keep 2: must be'), ('pretrained', 'yes', "pretrained 'yes': must be true or false"),
               ('outside', '/etc', 'outside /etc: no photos in /etc'), ('outside', 7, 'outside 7: must be a non-empty text'),
               ('evil', 1, "unknown field 'evil'")]

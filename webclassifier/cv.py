@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, torch
 from .data import NEAR_COPY_BITS, perceptual_hashes, near_duplicates, readable_images
-from .train import Recipe, train_classifier
+from .train import MAX_NEIGHBOURS, Recipe, train_classifier
 from .answers import is_sure
 from .unsure import (features_and_probs, image_features, keep_threshold, NearestNeighbourDetector,
                                   class_means, detector_bank, bank_method)
@@ -52,7 +52,7 @@ def group_folds(labels:list, groups:list, k:int=Recipe.cv, seed:int=Recipe.seed)
 
 # %% ../nbs/04b_cv.ipynb #0181da39
 # the nearest training photos whose similarities are kept for each photo (so k = 1 to 5 can be compared)
-MAX_K = 5
+MAX_K = MAX_NEIGHBOURS  # the most `Recipe.neighbours` allows
 
 def nearest_similarities(feats:torch.Tensor, bank:torch.Tensor, n:int=MAX_K) -> np.ndarray:
     "Cosine similarity of each of `feats` to its `n` nearest in `bank` (both L2-normalised), nearest first"

@@ -88,3 +88,12 @@ def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path, 
     assert printed(cells["print(f'body images in all: {sum(body_images)}')"]) == f'body images in all: {41 + 6 + 2 * 2}\n'
     answers = [line for line in printed(cells['app = ClassifierApp(predictor if not moves else Predictor.load(model))  # the model exported last']).splitlines() if '%' in line]
     assert sorted(a.split('/')[0] for a in answers) == ['grizzly', 'teddy'], answers
+
+def test_parameters_are_the_recipe_defaults():
+    "The retrain notebook's parameters that are `Recipe` settings start at the Recipe's defaults (the shipped model's)"
+    from webclassifier.train import Recipe
+    [cell] = [c for c in nbformat.read(ROOT/'nbs'/'retrain.ipynb', as_version=4).cells if 'parameters' in c.metadata.get('tags', [])]
+    params = {}
+    exec(cell.source, {}, params)
+    shared = ['recipe', 'arch', 'epochs', 'size', 'cv', 'class_means']  # its `per_class` is photos per class, not Recipe's
+    assert {k: params[k] for k in shared} == {k: getattr(Recipe(), k) for k in shared}

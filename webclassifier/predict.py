@@ -17,6 +17,7 @@ from fasttransform import Pipeline
 from fastai.vision.core import PILImage, TensorImage
 from fastai.data.transforms import get_image_files
 from .train import L2Norm, class_metrics, confusion_counts, plot_confusion
+from .unsure import head_outputs
 from .answers import NO_HEATMAP, answer, seen_area
 from .answers import predict_named  # also `from webclassifier.predict import`
 
@@ -33,10 +34,9 @@ def features_logits_maps(model:torch.nn.Module, xb:torch.Tensor, weights:torch.T
     "`features_and_logits` of `model` for the batch `xb`, and (given the probe's `weights`) each photo's top-class map"
     # the map (photos, h, w): the body's feature map summed over its channels, weighted by the top class's weights
     fmap = model[0](xb)
-    feats = model[1][:-1](fmap)
-    logits = model[1][-1](feats)
+    feats, logits = head_outputs(model, fmap)
     maps = None if weights is None else torch.einsum('nk,nkhw->nhw', weights[logits.argmax(1)], fmap)
-    return F.normalize(feats, dim=1), logits, maps
+    return feats, logits, maps
 
 # %% ../nbs/06_predict.ipynb #b87e01f2
 def preprocessing(learn) -> dict:

@@ -101,11 +101,15 @@ def backlog_problem(waiting:dict,  # msg id -> (bytes, `time.monotonic()` when s
     if held > max_bytes: return f'{held/2**20:.0f} MB of messages waiting for the kernel (over {max_bytes/2**20:.0f} MB)'
     return None
 
-def kernel_message(parts:list) -> tuple:
-    "The `msg_type`, parent `msg_id` and content (status and comm messages only) of a kernel's message `parts` (header, parent, metadata, content, ...)"
+def kernel_message(parts:list,      # a kernel's message: header, parent header, metadata, content, ...
+                   answering:dict=()  # the msg ids of the page's actions not yet finished
+                  ) -> tuple:
+    "The `msg_type`, parent `msg_id` and content of a kernel's message; the content only of a status or of a comm message answering one of `answering`"
+    # other messages' contents are not read: widget states can be large, and every message goes past here
     header, parent = (json.loads(bytes(p)) for p in parts[:2])
-    content = json.loads(bytes(parts[3])) if header.get('msg_type') in ('status', 'comm_msg') else {}
-    return header.get('msg_type'), parent.get('msg_id'), content
+    msg_type, parent_id = header.get('msg_type'), parent.get('msg_id')
+    wanted = msg_type == 'status' or (msg_type == 'comm_msg' and parent_id in answering)
+    return msg_type, parent_id, json.loads(bytes(parts[3])) if wanted else {}
 
 def is_action(msg_type:str, content_part:bytes) -> bool:
     "Whether a page's message is a widget action (a `custom` comm message: an upload, a click, an example picked)"
@@ -179,13 +183,12 @@ class CheckedWebsocketConnection(ZMQChannelsWebsocketConnection):
         if channel == 'iopub' and self.kernel_id in self.backlogs:
             try:
                 _, parts = self.session.feed_identities(outgoing_msg)
-                msg_type, parent, content = kernel_message(parts[1:])
+                msg_type, parent, content = kernel_message(parts[1:], self.actions[self.kernel_id])
             except (ValueError, IndexError): msg_type = None
             if msg_type == 'status' and content.get('execution_state') == 'idle':
                 self.backlogs[self.kernel_id].pop(parent, None)
                 self.actions[self.kernel_id].pop(parent, None)
-            elif msg_type == 'comm_msg' and (content.get('data') or {}).get('method') == 'update' \
-                    and parent in self.actions[self.kernel_id]: self.note_page()
+            elif msg_type == 'comm_msg' and (content.get('data') or {}).get('method') == 'update': self.note_page()
         super().handle_outgoing_message(stream, outgoing_msg)
 
     @classmethod

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT/'tests'))
-from shipped import shipped_card
+from shipped import output_file, shipped_card
 from servers import SAMPLE, WebclassifierApp, upload
 from webclassifier.images import read_image
 from webclassifier.predict import Predictor, predict_named
@@ -162,8 +162,9 @@ def voila_startup():
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--runs', type=int, default=30); ap.add_argument('--no-voila', action='store_true')
     args = ap.parse_args()
-    print(shipped_card()['line'])
-    inference(args.runs)
-    runtimes(args.runs)
-    kernel_cost()
-    if not args.no_voila: voila_startup()
+    with output_file('app.txt'):
+        print(shipped_card()['line'])
+        inference(args.runs)
+        runtimes(args.runs)
+        kernel_cost()
+        if not args.no_voila: voila_startup()

@@ -6,6 +6,7 @@ Usage: .venv/bin/python benchmarks/attacks_before.py [REVISION]"""
 import io, itertools, json, os, socket, subprocess, sys, tempfile, time, uuid
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent.parent/'tests'))
+from shipped import output_file
 import psutil
 from PIL import Image
 import servers
@@ -86,9 +87,10 @@ def memory_attacks(old:Path):
 
 if __name__ == '__main__':
     rev = sys.argv[1] if len(sys.argv) > 1 else '27f2150'
-    old = Path(tempfile.mkdtemp())
-    subprocess.run(f'git archive {rev} | tar -x -C {old}', shell=True, check=True, cwd=Path(__file__).parent.parent)
-    print(f'webclassifier at {rev}, webclassifier app --runtime onnx')
-    frame_attack(old, 'v1 frame of 2**60 offsets', v1_bomb)
-    frame_attack(old, 'legacy client clicking an example', legacy_click)
-    memory_attacks(old)
+    with output_file('attacks_before.txt'):
+        old = Path(tempfile.mkdtemp())
+        subprocess.run(f'git archive {rev} | tar -x -C {old}', shell=True, check=True, cwd=Path(__file__).parent.parent)
+        print(f'webclassifier at {rev}, webclassifier app --runtime onnx')
+        frame_attack(old, 'v1 frame of 2**60 offsets', v1_bomb)
+        frame_attack(old, 'legacy client clicking an example', legacy_click)
+        memory_attacks(old)

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 OUT = ROOT/'benchmarks'/'out'/'cv'
 sys.path.insert(0, str(Path(__file__).parent))
-from shipped import shipped_card, card_data
+from shipped import shipped_card, card_data, output_file
 TRAIN_KEYS = ('recipe', 'arch', 'epochs', 'size', 'pretrained', 'bs', 'seed', 'lr', 'C')  # the settings `train_classifier` takes
 
 def write_ood(folder:Path) -> Path:
@@ -52,7 +52,7 @@ def run(name:str, k:int, **changes):
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.time()
-        cv = cross_validate(data, k=k, outside=write_ood(Path(tmp)), tta=True, **recipe)
+        cv = cross_validate(data, n_folds=k, outside=write_ood(Path(tmp)), tta=True, **recipe)
         cv['outside'] = [dict(o, file=Path(o['file']).name) for o in cv['outside']]
     cv.update(name=name, data=card['data'], data_sha256=card['data_sha256'], shipped=card['tag'], seconds=round(time.time() - start, 1))
     (OUT/f'{name}.json').write_text(json.dumps(cv))
@@ -117,5 +117,7 @@ if __name__ == '__main__':
     sub.add_parser('compare'); sub.add_parser('latency')
     args = parser.parse_args()
     if args.command == 'run': run(args.name, args.k, recipe=args.recipe, arch=args.arch, epochs=args.epochs, size=args.size)
-    elif args.command == 'latency': latency()
-    else: compare()
+    elif args.command == 'latency':
+        with output_file('cv_latency.txt'): latency()
+    else:
+        with output_file('cv.txt'): compare()

@@ -23,10 +23,20 @@ from shipped import ROOT, shipped_card, card_data
 from webclassifier.data import image_dataloaders, readable_images
 from webclassifier.train import make_learner, probe_head, fit_probe, feature_key, N_FEATURES
 from webclassifier.features import cached_features
-from webclassifier.cv import near_copy_groups, group_folds, nearest_similarities, cv_report, class_thresholds
-from webclassifier.unsure import class_means
+from webclassifier.cv import MAX_K, near_copy_groups, group_folds, cv_report, class_thresholds
+from webclassifier.unsure import class_means, nearest_similarities
 
 ELSEWHERE = ROOT.parent/'shared'/'data'/'bears-elsewhere'
+
+def probe_setting() -> tuple:
+    "What probe_variants.py and augmented_views.py start from: the card, its data and loaders, its vocabulary, the photos and elsewhere's, their labels, the 5 folds"
+    card = shipped_card(); data = card_data(card)
+    dls = image_dataloaders(data, size=card['size'], stats=([0.5]*3, [0.5]*3), bs=card['bs'], seed=card['seed'], log=lambda s: None)
+    vocab = list(dls.vocab)
+    files, elsewhere = readable_images(data, log=lambda s: None), readable_images(ELSEWHERE, log=lambda s: None)
+    labels, far = torch.tensor([vocab.index(f.parent.name) for f in files]), np.array([f.parent.name for f in elsewhere])
+    folds = np.array(group_folds([f.parent.name for f in files], near_copy_groups(files), 5, card['seed']))
+    return card, data, dls, vocab, files, elsewhere, labels, far, folds
 
 def views(feats:torch.Tensor, mirror:bool) -> torch.Tensor:
     "Each photo's features: the photo's own, or the mean of its and its mirror image's (`cached_features` holds both)"
@@ -44,7 +54,7 @@ def scored(model, bank_feats, bank_labels, feats, mirror, vocab):
     bank = F.normalize(views(bank_feats, mirror), dim=1)
     x = F.normalize(x, dim=1)
     means = class_means(bank, [vocab[i] for i in bank_labels], vocab)
-    return probs, nearest_similarities(x, bank), nearest_similarities(x, means, 1)[:, 0]
+    return probs, nearest_similarities(x, bank, MAX_K).numpy(), nearest_similarities(x, means, 1)[:, 0].numpy()
 
 def rows(files, fold, probs, sims, to_mean, **extra):
     return [dict(file=str(f), fold=fold, probs=p.tolist(), similarities=s.tolist(), mean_similarity=float(m), **extra)

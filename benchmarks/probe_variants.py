@@ -1,8 +1,8 @@
 """Probe variants that might do better on photos from elsewhere than the shipped probe (issue 30's 95 % target), each judged
 by 5-fold cross-validation (near-copy groups, as final_fit.py) and by the 448 photos of ../shared/data/bears-elsewhere
 (never trained on): the shipped EfficientNet-Lite0 probe at C = 1, 3, 10; its features L2-normalised (times a scale);
-Lite0 and Lite2 features side by side; the mean of the Lite0 and Lite2 probes' probabilities. The features come from the
-feature cache (made if missing), at the card's 256 px. Lite1 and Lite2 alone: final_fit.py C ARCH.
+Lite0 and Lite2 features side by side; the mean of the Lite0 and Lite2 probes' probabilities; Lite0 at other sizes (224,
+288, 320 px). The features come from the feature cache (made if missing), at the card's 256 px unless said. Lite1 and Lite2 alone: final_fit.py C ARCH.
 
     .venv/bin/python benchmarks/probe_variants.py     # -> benchmarks/out/probe_variants.txt"""
 import sys
@@ -12,17 +12,13 @@ import numpy as np, torch, torch.nn.functional as F
 from final_fit import *
 lines = []
 def say(line): print(line, flush=True); lines.append(line)
-card = shipped_card(); data = card_data(card)
+card, data, dls, vocab, files, elsewhere, labels, far, folds = probe_setting()
 say(card['line'])
-dls = image_dataloaders(data, size=card['size'], stats=([0.5]*3, [0.5]*3), bs=card['bs'], seed=card['seed'], log=lambda s: None)
-vocab = list(dls.vocab)
-files = readable_images(data, log=lambda s: None); elsewhere = readable_images(ELSEWHERE, log=lambda s: None)
-labels = torch.tensor([vocab.index(f.parent.name) for f in files]); far = np.array([f.parent.name for f in elsewhere])
-groups = near_copy_groups(files); folds = np.array(group_folds([f.parent.name for f in files], groups, 5, card['seed']))
-def feats_of(arch):
-    body = make_learner(dls, arch, head=probe_head(N_FEATURES[arch], len(vocab))).model[0]
-    key = feature_key(arch, card['size'])
-    return [cached_features(body, dls, items, key) for items in (files, elsewhere)]
+def feats_of(arch, size=card['size']):
+    sized = dls if size == card['size'] else image_dataloaders(data, size=size, stats=([0.5]*3, [0.5]*3), bs=card['bs'], seed=card['seed'], log=lambda s: None)
+    body = make_learner(sized, arch, head=probe_head(N_FEATURES[arch], len(vocab))).model[0]
+    key = feature_key(arch, size)
+    return [cached_features(body, sized, items, key) for items in (files, elsewhere)]
 F0, E0 = feats_of('efficientnet_lite0'); F2, E2 = feats_of('efficientnet_lite2')
 def run(name, tr, el, C=3, norm=False, scale=1.):
     if norm: tr, el = F.normalize(tr, dim=-1)*scale, F.normalize(el, dim=-1)*scale
@@ -41,4 +37,7 @@ for C, s in [(1, 10), (3, 10), (10, 10), (3, 30), (10, 30), (30, 30)]: run(f'lit
 for C in (1, 3): run('lite0+lite2 concat', torch.cat([F0, F2], -1), torch.cat([E0, E2], -1), C)
 p0 = run('lite0', F0, E0, 3); p2 = run('lite2', F2, E2, 3)
 say(f'mean of the two probes above: elsewhere {(np.array(vocab)[(p0 + p2).argmax(1).numpy()] == far).mean():.2%}')
+for size in (224, 288, 320):
+    Fs, Es = feats_of('efficientnet_lite0', size)
+    for C in (1, 3): run(f'lite0 at {size} px', Fs, Es, C)
 (Path(__file__).parent/'out'/'probe_variants.txt').write_text('\n'.join(lines) + '\n')

@@ -9,6 +9,8 @@ finetune and probe-finetune are trained once (--cv 0, said explicitly since `cv`
 cross-validated. The probe runs first with an empty feature cache of its own, then again with it warm."""
 import json, re, subprocess, sys, tempfile, time
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).parent))
+from shipped import output_file
 
 CLI = str(Path(sys.executable).parent/'webclassifier')
 
@@ -34,7 +36,7 @@ def main(data, outside, other, out):
         'probe (cold cache)': (['train', data, '--recipe', 'probe', *shipped, '--cv', 0, '--out', out/'probe'/'export.pkl'], cache),
         'probe (warm cache)': (['train', data, '--recipe', 'probe', *shipped, '--cv', 0, '--out', out/'probe-warm'/'export.pkl'], cache),
         'probe --cv 5 --between (shipped)': (['train', data, '--recipe', 'probe', *shipped, '--cv', 5, '--outside', outside, '--between',
-                                              '--no-per-class', '--out', out/'probe-cv'/'export.pkl'], cache),
+                                              '--out', out/'probe-cv'/'export.pkl'], cache),
         'probe-finetune, 2 epochs': (['train', data, '--recipe', 'probe-finetune', '--epochs', 2, *shipped, '--cv', 0, '--out', out/'lpft'/'export.pkl'], cache),
         'finetune, 4 epochs (the book)': (['train', data, '--recipe', 'finetune', '--epochs', 4, '--arch', 'efficientnet_lite0', '--size', 224,
                                            '--class-means', '--keep', 0.99, '--cv', 0, '--out', out/'finetune'/'export.pkl'], cache),
@@ -74,5 +76,7 @@ def sweep(data, Cs='0.3,1,3,10,100'):
         print(f'C={C:g}: cross-validated accuracy {acc["accuracy"]:.2%} ({acc["wrong"]} wrong of {acc["n"]}) {acc["recall"]}; {time.time() - start:.0f} s', flush=True)
 
 if __name__ == '__main__':
-    if sys.argv[1] == 'sweep': sweep(*sys.argv[2:])
-    else: main(*sys.argv[1:5])
+    if sys.argv[1] == 'sweep':
+        with output_file('probe_c.txt'): sweep(*sys.argv[2:])
+    else:
+        with output_file('recipes.txt'): main(*sys.argv[1:5])

@@ -67,7 +67,7 @@ def main(scratch:Path):
     with open(scratch/'urls.csv', 'w', newline='') as f:
         csv.writer(f).writerows([('label', 'url')] + [(p.parent.name, f'http://127.0.0.1:{server.server_port}/{p.parent.name}/{p.name}') for p in photos])
     flags = stand_in_flags(scratch/'flagged')
-    params = dict(urls=str(scratch/'urls.csv'), arch='efficientnet_lite0', data=str(scratch/'data'), model=str(scratch/'models'/'export.pkl'),
+    params = dict(urls=str(scratch/'urls.csv'), allow_local=True, arch='efficientnet_lite0', data=str(scratch/'data'), model=str(scratch/'models'/'export.pkl'),
                   report=str(scratch/'report'), more=str(flags))
     os.environ['WEBCLASSIFIER_CACHE'] = str(scratch/'cache')  # the kernel's: an empty feature cache
     before, load_before = others(), os.getloadavg()

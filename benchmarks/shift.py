@@ -32,7 +32,7 @@ ROOT = Path(__file__).parent.parent
 OUT = ROOT/'benchmarks'/'out'/'shift'
 FEATS = ROOT/'data'/'shift'
 sys.path.insert(0, str(Path(__file__).parent))
-from shipped import shipped_card, card_data
+from shipped import shipped_card, card_data, output_file
 SCORES = ('nearest', 'mean5', 'centroid', 'nearest_centroid', 'mahalanobis')
 
 def backbone_features(files:list, arch:str, data:Path, size:int=224) -> torch.Tensor:
@@ -205,4 +205,5 @@ if __name__ == '__main__':
     sub.add_parser('compare')
     args = parser.parse_args()
     if args.command == 'run': run(args.name, args.folds, args.k, args.per_class)
-    else: compare()
+    else:
+        with output_file('shift.txt'): compare()

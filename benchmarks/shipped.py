@@ -8,12 +8,21 @@ Run as a script, it makes the shipped model as the README says, with the project
 data/ood (each made only if missing), then `webclassifier train data/bears-cleaned --outside data/ood --report
 reports/bears` with every other setting the `Recipe` default: export.pkl, its ONNX twin export.onnx (06b_twin),
 model_card.json, export.cv.json and a row of runs.csv, at the repository's root."""
-import hashlib, json, os, subprocess, sys, tempfile
+import contextlib, hashlib, io, json, os, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).absolute().parent.parent
 BEARS = ROOT.parent/'shared'/'data'/'bears'
 DECISIONS = ROOT/'cleaning'/'bears.csv'
+
+@contextlib.contextmanager
+def output_file(name:str):
+    "Print as usual; when the block ends without an error, write all it printed to benchmarks/out/`name` (a failed assertion writes nothing)"
+    class Tee(io.StringIO):
+        def write(self, text): sys.__stdout__.write(text); sys.__stdout__.flush(); return super().write(text)
+    tee = Tee()
+    with contextlib.redirect_stdout(tee): yield
+    (ROOT/'benchmarks'/'out'/name).write_text(tee.getvalue())
 
 def shipped_card() -> dict:
     "The shipped model's card (which must vouch for export.pkl), with `tag`: the first 12 hex digits of the pickle's SHA-256, which every output names"
@@ -35,8 +44,11 @@ def card_data(card:dict) -> Path:
     return data
 
 def valid_items(card:dict, data:Path) -> list:
-    "The validation photos of `data` in the split the card's model was trained with (its seed, size and batch size)"
-    from webclassifier.data import image_dataloaders
+    "The validation photos of `data` the card records (`split.valid`, by SHA-256); for a card made before it had one, the split made again by its seed, size and batch size"
+    from webclassifier.card import valid_photos
+    from webclassifier.data import image_dataloaders, readable_images
+    found = valid_photos(card, readable_images(data, log=lambda s: None))
+    if found is not None: return found
     return list(image_dataloaders(data, size=card['size'], bs=card['bs'], seed=card['seed'], log=lambda s: None).valid_ds.items)
 
 def link_folder(items:list, dest:Path) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np, torch
 sys.path.insert(0, str(Path(__file__).parent))
 from ood_set import ood_images
-from shipped import ROOT, shipped_card, card_data
+from shipped import ROOT, shipped_card, card_data, output_file
 from webclassifier.images import read_image
 from webclassifier.predict import Predictor
 from webclassifier.answers import threshold_for
@@ -85,4 +85,5 @@ def main():
     outside = calib.get('outside')
     if outside: assert (int(flagged.sum()), len(flagged)) == (outside['flagged'], outside['n']), f"the card says {outside['flagged']} of {outside['n']} flagged"
 
-if __name__ == '__main__': main()
+if __name__ == '__main__':
+    with output_file('unsure.txt'): main()

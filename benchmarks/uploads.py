@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT/'tests'))
-from shipped import shipped_card
+from shipped import output_file, shipped_card
 from servers import SAMPLE, Server, WebclassifierApp
 from conftest import CHROMIUM, FLAGS
 from webclassifier.predict import Predictor, predict_named
@@ -73,25 +73,26 @@ def parity(page, photos):
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--photos', type=int, default=25); args = ap.parse_args()
-    print(shipped_card()['line'] + '; "before" runs commit 67da850 with the model committed there')
-    from playwright.sync_api import sync_playwright
-    tmp = Path(tempfile.mkdtemp())
-    photos, small = phone_photos(args.photos, tmp), SAMPLE/'teddy'/'00000016.jpg'
-    huge = tmp/'huge.jpg'; huge.write_bytes(small.read_bytes() + bytes(130_000_000))
-    old = tmp/'before'; old.mkdir()
-    subprocess.run(f'git -C {ROOT} archive 67da850 | tar -x -C {old}', shell=True, check=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        server = Server([sys.executable, '-m', 'voila', 'classifier_app.ipynb', '--port={port}', '--no-browser'], cwd=old,
-                        env=dict(PYTHONPATH=str(old)))  # the kernel imports the webclassifier of that commit
-        try: run(browser, 'before (ipywidgets FileUpload, voila.json: 100 MB messages)', server.url, '.widget-upload', photos, small)
-        finally: server.stop()
-        server = WebclassifierApp(ROOT/'export.pkl', ROOT)
-        try:
-            page = run(browser, 'now (PhotoUpload: shrunk to 1024 px in the browser, one message each)', server.url, '.wc-upload', photos, small)
-            parity(page, photos)
-            seconds, sent = select(page, '.wc-upload', [huge], '.wc-error', 1, timeout=30)
-            print(f'one 130 MB file: refused after {seconds:.1f} s, {sent} bytes sent: {page.locator(".wc-error").first.inner_text()}')
-        finally: server.stop()
-        browser.close()
-    shutil.rmtree(tmp)
+    with output_file('uploads.txt'):
+        print(shipped_card()['line'] + '; "before" runs commit 67da850 with the model committed there')
+        from playwright.sync_api import sync_playwright
+        tmp = Path(tempfile.mkdtemp())
+        photos, small = phone_photos(args.photos, tmp), SAMPLE/'teddy'/'00000016.jpg'
+        huge = tmp/'huge.jpg'; huge.write_bytes(small.read_bytes() + bytes(130_000_000))
+        old = tmp/'before'; old.mkdir()
+        subprocess.run(f'git -C {ROOT} archive 67da850 | tar -x -C {old}', shell=True, check=True)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            server = Server([sys.executable, '-m', 'voila', 'classifier_app.ipynb', '--port={port}', '--no-browser'], cwd=old,
+                            env=dict(PYTHONPATH=str(old)))  # the kernel imports the webclassifier of that commit
+            try: run(browser, 'before (ipywidgets FileUpload, voila.json: 100 MB messages)', server.url, '.widget-upload', photos, small)
+            finally: server.stop()
+            server = WebclassifierApp(ROOT/'export.pkl', ROOT)
+            try:
+                page = run(browser, 'now (PhotoUpload: shrunk to 1024 px in the browser, one message each)', server.url, '.wc-upload', photos, small)
+                parity(page, photos)
+                seconds, sent = select(page, '.wc-upload', [huge], '.wc-error', 1, timeout=30)
+                print(f'one 130 MB file: refused after {seconds:.1f} s, {sent} bytes sent: {page.locator(".wc-error").first.inner_text()}')
+            finally: server.stop()
+            browser.close()
+        shutil.rmtree(tmp)

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT/'tests'))
-from shipped import shipped_card
+from shipped import output_file, shipped_card
 from servers import SAMPLE, WebclassifierApp, JupyterServerVoila, kernels
 from conftest import CHROMIUM, FLAGS
 
@@ -116,28 +116,29 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--visitors', type=int, default=8)
     ap.add_argument('--runtime', nargs='+', default=['fastai', 'onnx'], choices=['fastai', 'onnx']); ap.add_argument('--no-binder', action='store_true')
     args = ap.parse_args()
-    print(shipped_card()['line'])
-    print(f'machine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total/2**30:.1f} GiB')
-    from webclassifier.serve import KERNEL_BYTES, TWIN_KERNEL_BYTES, default_max_visitors
-    for runtime in args.runtime:
-        server = WebclassifierApp(ROOT/'export.pkl', ROOT, '--runtime', runtime, '--max-per-address', 0)  # the crowd comes from one address
+    with output_file('visitors.txt'):
+        print(shipped_card()['line'])
+        print(f'machine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total/2**30:.1f} GiB')
+        from webclassifier.serve import KERNEL_BYTES, TWIN_KERNEL_BYTES, default_max_visitors
+        for runtime in args.runtime:
+            server = WebclassifierApp(ROOT/'export.pkl', ROOT, '--runtime', runtime, '--max-per-address', 0)  # the crowd comes from one address
+            try:
+                wait_for_kernels(server, 0, timeout=0); time.sleep(15)  # let the preheated kernel start, as it would before visitors come
+                limit = default_max_visitors(kernel_bytes=TWIN_KERNEL_BYTES if runtime == 'onnx' else KERNEL_BYTES)
+                print(f'webclassifier app --runtime {runtime} (default settings: at most {limit} visitors, culling after 30 s idle, one preheated kernel)')
+                reloads(server, 1)
+                print(f'{args.visitors} visitors at once:')
+                asyncio.run(crowd(server, args.visitors, 1))
+            finally: server.stop()
+        if args.no_binder: sys.exit()
+        config = tempfile.mkdtemp()
+        binder = json.loads((ROOT/'tools'/'jupyter_server_config.json').read_text())
+        binder['VisitorLimitedKernelManager']['max_per_address'] = 0  # the crowd comes from one address
+        Path(config, 'jupyter_server_config.json').write_text(json.dumps(binder))
+        server = JupyterServerVoila(config)
         try:
-            wait_for_kernels(server, 0, timeout=0); time.sleep(15)  # let the preheated kernel start, as it would before visitors come
-            limit = default_max_visitors(kernel_bytes=TWIN_KERNEL_BYTES if runtime == 'onnx' else KERNEL_BYTES)
-            print(f'webclassifier app --runtime {runtime} (default settings: at most {limit} visitors, culling after 30 s idle, one preheated kernel)')
-            reloads(server, 1)
+            print(f'Binder path (jupyter_server + tools/jupyter_server_config.json, fastai: at most {default_max_visitors(preheated=0)} visitors here, no preheated kernel)')
+            reloads(server, 0)
             print(f'{args.visitors} visitors at once:')
-            asyncio.run(crowd(server, args.visitors, 1))
+            asyncio.run(crowd(server, args.visitors, 0))
         finally: server.stop()
-    if args.no_binder: sys.exit()
-    config = tempfile.mkdtemp()
-    binder = json.loads((ROOT/'tools'/'jupyter_server_config.json').read_text())
-    binder['VisitorLimitedKernelManager']['max_per_address'] = 0  # the crowd comes from one address
-    Path(config, 'jupyter_server_config.json').write_text(json.dumps(binder))
-    server = JupyterServerVoila(config)
-    try:
-        print(f'Binder path (jupyter_server + tools/jupyter_server_config.json, fastai: at most {default_max_visitors(preheated=0)} visitors here, no preheated kernel)')
-        reloads(server, 0)
-        print(f'{args.visitors} visitors at once:')
-        asyncio.run(crowd(server, args.visitors, 0))
-    finally: server.stop()

@@ -71,9 +71,9 @@ def test_deleted_photo_is_not_gathered_again(tmp_path):
     from webclassifier.download import gather_images
     photo = (SAMPLE/'black'/'00000016.jpg').read_bytes()
     with ImageSite({'/a.jpg': body(photo), '/b.jpg': body(photo)}) as site:
-        rows = gather_images(tmp_path, [dict(label='black', query='', url=site.base + '/a.jpg')], progress=False)
+        rows = gather_images(tmp_path, [dict(label='black', query='', url=site.base + '/a.jpg')], progress=False, allow_local=True)
         apply_cleaning(tmp_path, deletions=[tmp_path/rows[0]['file']])
-        again = gather_images(tmp_path, [dict(label='black', query='', url=site.base + '/b.jpg')], progress=False)
+        again = gather_images(tmp_path, [dict(label='black', query='', url=site.base + '/b.jpg')], progress=False, allow_local=True)
     assert again[0]['status'] == 'duplicate' and again[0]['file'].startswith('.trash/black/')
     assert list((tmp_path/'black').iterdir()) == []
 

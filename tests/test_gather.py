@@ -42,7 +42,7 @@ def snapshot(folder):
 def test_gather_good_and_bad_answers(tmp_path):
     with ImageSite(bad_site()) as site:
         items = url_items(site.base)
-        rows = gather_images(tmp_path, items, max_bytes=1_000_000, timeout=(2, 2), n_workers=4, progress=False)
+        rows = gather_images(tmp_path, items, max_bytes=1_000_000, timeout=(2, 2), n_workers=4, progress=False, allow_local=True)
         by_url = {r['url'].removeprefix(site.base): r for r in rows}
         # every URL is in the manifest once (the repeated URL is tried once)
         assert len(rows) == len(items) - 1 == len(read_manifest(tmp_path))
@@ -67,7 +67,7 @@ def test_gather_good_and_bad_answers(tmp_path):
         assert reasons['/truncated.jpg'].startswith('not an image ('), reasons
         # a rerun with the same inputs downloads nothing and changes nothing
         before = snapshot(tmp_path)
-        assert gather_images(tmp_path, items, max_bytes=1_000_000, timeout=(2, 2), progress=False) == []
+        assert gather_images(tmp_path, items, max_bytes=1_000_000, timeout=(2, 2), progress=False, allow_local=True) == []
         assert snapshot(tmp_path) == before
 
 def test_gather_cli_from_url_list(tmp_path):

@@ -11,7 +11,6 @@ from webclassifier.twin import TwinPredictor
 PHOTOS = sorted(SAMPLE.glob('*/*.jpg'))[::3] + sorted((ROOT/'webclassifier'/'examples').glob('*.jpg'))
 CLI = Path(sys.executable).parent/'webclassifier'
 NO_TORCH = "import sys; loaded = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'fastai', 'torchvision'}); assert not loaded, loaded"
-TINY = ROOT/'nbs'/'models'/'tiny-predict'/'export.pkl'  # fine-tuned, fastai's head; its twin was made before maps
 
 @pytest.fixture(scope='module')
 def model(tmp_path_factory) -> Path:
@@ -21,6 +20,14 @@ def model(tmp_path_factory) -> Path:
     for name in ['export.pkl', 'model_card.json']: shutil.copy(ROOT/name, d/name)
     export_twin(d/'export.pkl')
     return d/'export.pkl'
+
+@pytest.fixture(scope='module')
+def finetuned(tmp_path_factory) -> Path:
+    "A tiny model fine-tuned with fastai's head (no map to draw), and its twin"
+    from webclassifier.pipeline import train_and_export
+    out = tmp_path_factory.mktemp('finetuned')/'export.pkl'
+    train_and_export(SAMPLE, out, recipe='finetune', epochs=1, size=64, pretrained=False, bs=8, cv=0, log=lambda s: None, progress=False)
+    return out
 
 @pytest.fixture(scope='module')
 def fastai_side(model):
@@ -83,11 +90,11 @@ def test_cli_explain_json(model, fastai_side, runtime, tmp_path):
         mine = predictor.predict_images([read_image(im)], explain=True)[0]
         assert r['label'] == mine['label'] and np.abs(m - np.array(mine['heatmap'])).max() <= 1e-4
 
-def test_cli_explain_says_why_not_in_one_line(model):
+def test_cli_explain_says_why_not_in_one_line(model, finetuned):
     res = cli(PHOTOS[0], '--model', model, '--explain')
     assert res.returncode != 0 and res.stderr == "predict: --explain adds each photo's heat map to the JSON: add --json\n", res.stderr
-    for runtime in ['fastai', 'onnx']:  # fastai's head (its twin was made before maps, its card says finetune)
-        res = cli(PHOTOS[0], '--model', TINY, '--json', '--explain', '--runtime', runtime)
+    for runtime in ['fastai', 'onnx']:  # fastai's head: its twin says so
+        res = cli(PHOTOS[0], '--model', finetuned, '--json', '--explain', '--runtime', runtime)
         # the last line of stderr: fastai's loading warns first
         assert res.returncode != 0 and res.stderr.splitlines()[-1] == f'predict: {NO_HEATMAP}' and not res.stdout, res.stderr
 
@@ -120,7 +127,7 @@ def old_twin(model:Path, dest:Path) -> Path:
     (dest/'model_card.json').write_text(json.dumps(card))
     return dest/'export.pkl'
 
-def test_old_twin_loads_and_answers_without_a_map(model, images, tmp_path):
+def test_old_twin_loads_and_answers_without_a_map(model, finetuned, images, tmp_path):
     old, new = TwinPredictor.load(old_twin(model, tmp_path/'old')), TwinPredictor.load(model)
     assert [o.name for o in old.session.get_outputs()] == ['logits', 'features', 'similarity']
     assert old.predict_images(images) == new.predict_images(images)  # the same answers, none with a map
@@ -129,4 +136,4 @@ def test_old_twin_loads_and_answers_without_a_map(model, images, tmp_path):
     with pytest.raises(ValueError, match='made before twins drew them'): old.predict_images(images, explain=True)
     res = cli(PHOTOS[0], '--model', tmp_path/'old'/'export.pkl', '--json', '--explain', '--runtime', 'onnx')
     assert res.returncode != 0 and res.stderr == f'predict: {why}\n', res.stderr
-    assert TwinPredictor.load(TINY).why_no_heatmap == NO_HEATMAP  # an old twin of fastai's head: no map to remake
+    assert TwinPredictor.load(finetuned).why_no_heatmap == NO_HEATMAP  # a twin of fastai's head: no map to remake

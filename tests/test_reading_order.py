@@ -10,9 +10,6 @@ def order() -> dict:
         if m: found[m.group(1)] = nb.stem
     return found
 
-# the one exception nbs/index.ipynb names: train_and_export writes the ONNX twin, whose notebook needs a trained model to show it
-EXCEPTIONS = {('pipeline', 'twin')}
-
 def test_no_module_uses_a_later_one():
     position, late = order(), []
     assert len(position) >= 15, position
@@ -22,5 +19,5 @@ def test_no_module_uses_a_later_one():
                 and (n.level == 1 or n.module.startswith('webclassifier.'))}
         used |= {a.name.split('.')[1] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names if a.name.startswith('webclassifier.')}
         late += [f'{notebook} ({module}) uses {position[u]} ({u})' for u in sorted(used & position.keys())
-                 if position[u] > notebook and (module, u) not in EXCEPTIONS]
+                 if position[u] > notebook]
     assert not late, late

@@ -24,7 +24,7 @@ def counted(notebook, dest):
     first = [c.source.splitlines()[0] if c.source else '' for c in nb.cells]
     heatmaps = first.index('predictor = Predictor(learn)  # the model just exported, as the app runs it (not loaded again)')
     nb.cells.insert(heatmaps, nbformat.v4.new_code_cell("print(f'body images before the heat maps: {sum(body_images)}')"))
-    nb.cells.insert(first.index('from pathlib import Path'), nbformat.v4.new_code_cell(COUNT))
+    nb.cells.insert(first.index('import warnings'), nbformat.v4.new_code_cell(COUNT))  # before the imports cell
     nb.cells.append(nbformat.v4.new_code_cell("print(f'body images in all: {sum(body_images)}')"))
     nbformat.write(nb, dest)
     return dest
@@ -37,7 +37,7 @@ def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path, 
     from webclassifier.app import NONE_OF_THESE, flag_photo
     flag_photo(tmp_path/'flagged', 'mine.jpg', (SAMPLE/'black'/'00000016.jpg').read_bytes(), 'grizzly', {})  # a visitor's "Wrong?"
     flag_photo(tmp_path/'flagged', 'cat.jpg', (ROOT/'webclassifier'/'examples'/'cat.jpg').read_bytes(), NONE_OF_THESE, {})
-    params = dict(labels=['grizzly', 'teddy'], suffix='', per_class=10, urls=str(tmp_path/'urls.csv'), data=str(tmp_path/'data'),
+    params = dict(labels=['grizzly', 'teddy'], suffix='', per_class=10, urls=str(tmp_path/'urls.csv'), allow_local=True, data=str(tmp_path/'data'),
                   arch='efficientnet_lite0', epochs=1, size=64, model=str(tmp_path/'models'/'export.pkl'), report=str(tmp_path/'report'),
                   more=str(tmp_path/'flagged'))
     flagged = files_under(tmp_path/'flagged')

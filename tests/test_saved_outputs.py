@@ -1,7 +1,7 @@
 """Saved outputs that cannot go stale: a notebook cell tagged `card` shows the shipped model's figures (read from
 model_card.json, checked against export.pkl); run again in a fresh process, it prints exactly what was saved.
 After changing the model or such a cell: `nbdev-test --save`, then `nbdev-clean` (docs/developing.md)."""
-import json, subprocess, sys
+import json, re, subprocess, sys
 import pytest
 from servers import ROOT
 
@@ -26,7 +26,7 @@ def test_card_cell_prints_what_was_saved(nb, cell):
     assert res.stdout == saved, f'{nb.name}: saved output is stale\nsaved:\n{saved}\nnow:\n{res.stdout}'
 
 def test_the_shipped_figures_are_shown_by_card_cells():
-    assert {nb.stem for nb, _ in card_cells()} >= {'04_unsure', '05_pipeline'}
+    assert {nb.stem for nb, _ in card_cells()} >= {'04_unsure', '05_card'}
 
 @pytest.mark.parametrize('nb', NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebook_has_its_outputs(nb):
@@ -44,3 +44,14 @@ def test_no_progress_bars_saved(nb):
     "A progress bar saved in a notebook is noise to its reader: the examples that train or predict run without one"
     cells = [c['id'] for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code' and progress_bars(c)]
     assert not cells, f'{nb.name}: progress bars saved in cells {cells} (run them under learn.no_bar(), then nbdev-test --save)'
+
+def warnings_shown(cell:dict) -> list:
+    "The lines of the cell's saved outputs that are Python warnings (`warnings.warn`'s `path:line: SomeWarning: ...`)"
+    return [line for o in cell['outputs'] for line in ''.join(o.get('text', '')).splitlines()
+            if re.search(r':\d+: \w*Warning: ', line)]
+
+@pytest.mark.parametrize('nb', NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_warnings_saved(nb):
+    "A warning saved in a notebook (fastai's own deprecations, the pickle notice on a pickle the notebook made) is noise to its reader"
+    found = {c['id']: warnings_shown(c) for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code' and warnings_shown(c)}
+    assert not found, f'{nb.name}: warnings saved: {found} (filter them in a hidden cell, then nbdev-test --save)'

@@ -26,7 +26,7 @@ def test_card_matches_pickle():
 
 def test_card_figures_are_the_out_of_fold_predictions():
     "Fitted on every photo of its data, the shipped probe is judged by the cross-validation: its card's figures are those of the out-of-fold predictions kept in export.cv.json"
-    assert CARD['refit'] and CARD['metrics']['on'] == '5-fold out-of-fold'
+    assert CARD['refit'] and CARD['metrics']['on'] == '5-fold out-of-fold' and CARD['split'] == dict(valid=[])  # no photo held out
     folds = json.loads((ROOT/'export.cv.json').read_text())
     assert (folds['data'], folds['vocab'], folds['k']) == (CARD['data'], CARD['classes'], 5)
     right = cv_accuracy(folds)

@@ -19,7 +19,7 @@ from PIL import Image
 from .images import MAX_BYTES, EXTENSIONS, ImageError, decode_image, encode_image, over_limit, pixel_hash
 from .images import read_image, SERVED_DECODED, SERVED_SIDE
 from .answers import heatmap_overlay, seen_box
-from .files import MANIFEST_FIELDS, atomic_write, file_stamp, read_manifest, sha256_file, write_manifest
+from .files import MANIFEST_FIELDS, atomic_write, file_stamp, is_inside, read_manifest, sha256_file, write_manifest
 from .answers import read_named, predict_read
 from .twin import load_predictor, twin_path
 from .guards import NAME_CHARS, PENDING_PHOTOS, PENDING_SECONDS, MAX_ANSWERS, ANSWERS_BYTES
@@ -237,8 +237,6 @@ def flag_folder(flags:Path, label:str, vocab:list=None) -> Path:
 
 
 # %% ../nbs/08_app.ipynb #f1a9e017
-def _inside(flags:Path, path:Path) -> bool: return path.resolve().is_relative_to(flags.resolve()) and path.is_file()
-
 def _manifest_bytes(rows:list) -> int:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=FLAG_FIELDS, extrasaction='ignore')
@@ -262,7 +260,7 @@ def flag_photo(flags:Path, name:str, data:bytes, label:str, said:dict, model_sha
     with os.fdopen(os.open(flags/'.lock', os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # several visitors' kernels may flag at once
         rows = read_manifest(flags)
-        old = next((r for r in rows if Path(r['file']).stem == key and _inside(flags, flags/r['file'])), None)
+        old = next((r for r in rows if Path(r['file']).stem == key and is_inside(flags/r['file'], flags) and (flags/r['file']).is_file()), None)
         row = dict(label=label, query='flagged in the app', url=f'flagged:{name}',
                    file=dst.relative_to(flags).as_posix(),
                    sha256=hashlib.sha256(kept).hexdigest(), bytes=len(kept), width=img.width, height=img.height,

@@ -80,7 +80,7 @@ class WeightsUnavailable(Exception):
     "A backbone's pretrained weights could not be had"
 
 # %% ../nbs/02c_backbones.ipynb #39a044de
-def make_learner(dls, arch:str='resnet18', pretrained:bool=True, head:nn.Module=None) -> Learner:
+def make_learner(dls, arch:str, pretrained:bool=True, head:nn.Module=None) -> Learner:
     "`vision_learner` on `dls` with the named `arch` and `head` (default fastai's)"
     try:
         return vision_learner(dls, arch_function(arch), pretrained=pretrained, metrics=[error_rate, accuracy],

@@ -67,7 +67,7 @@ class UprightImage(PILImage):
         return super().create(read_image(fn) if isinstance(fn, (str, Path, bytes)) else fn, **kwargs)
 
 # %% ../nbs/02_data.ipynb #abb4d833
-def image_datablock(size:int=224,            # side of the square the model sees
+def image_datablock(size:int,                # side of the square the model sees (a recipe's `size`)
                     stats=imagenet_stats,    # (mean, std) the backbone was trained with
                     files:list=None,         # the images to use (default: every image under the path)
                     valid_pct:float=0.2,     # share of images held out for validation
@@ -84,7 +84,7 @@ def image_datablock(size:int=224,            # side of the square the model sees
 
 # %% ../nbs/02_data.ipynb #a8972c66
 def image_dataloaders(path:Path,              # one sub-folder of images per class
-                      size:int=224,            # side of the square the model sees
+                      size:int,                # side of the square the model sees (a recipe's `size`)
                       stats=imagenet_stats,    # (mean, std) the backbone was trained with
                       bs:int=32,               # batch size
                       seed:int=42,             # seed of the train/validation split

@@ -60,7 +60,7 @@ def fetch_bytes(url:str,                 # an http(s) or `file://` URL
                 max_bytes:int=MAX_BYTES, # abort past this many bytes
                 session=None,            # a `requests.Session` to reuse (a new one if None)
                 max_seconds:float=60,    # abort a download that takes longer than this in all
-                allow_local:bool=True    # fetch from this machine and its local network too? (`check_url`)
+                allow_local:bool=False   # fetch from this machine and its local network too? (`check_url`)
                ) -> bytes:
     "The body at `url`, streamed, within the size and time limits"
     if url.startswith('file://'): return read_file_url(url, max_bytes)
@@ -126,7 +126,7 @@ class ImageStore:
     def rel(self, path:Path) -> str: return path.relative_to(self.dest).as_posix()
 
 # %% ../nbs/01c_download.ipynb #4fd26256
-def download_one(store:ImageStore, item:dict, max_bytes:int=MAX_BYTES, timeout=(5, 10), allow_local:bool=True) -> dict:
+def download_one(store:ImageStore, item:dict, max_bytes:int=MAX_BYTES, timeout=(5, 10), allow_local:bool=False) -> dict:
     "Download `item` (label, query, url) into `store`; the manifest row saying what happened"
     try: data = fetch_bytes(item['url'], timeout=timeout, max_bytes=max_bytes, allow_local=allow_local)
     except ImageError as e: return {**item, **dict(status='error', reason=str(e))}
@@ -150,7 +150,7 @@ def gather_images(dest:Path,               # folder of the data set: `dest/<labe
                   n_workers:int=8,         # parallel downloads (0: one at a time)
                   retry_errors:bool=False, # try again the URLs that failed last time
                   progress:bool=True,
-                  allow_local:bool=True):  # fetch from this machine and its local network too (False: refuse them)
+                  allow_local:bool=False): # fetch from this machine and its local network too (your own test server)?
     "Download `items` into `dest`, verified and de-duplicated; returns the new manifest rows"
     dest = Path(dest)
     for label in {i['label'] for i in items}: check_label(label)  # labels become folder names

@@ -44,9 +44,10 @@ TWIN_KEY = 'webclassifier'  # the key of the twin's metadata in the ONNX file
 
 def twin_network(learn):
     "`learn`'s model as one module for ONNX: images in; logits, normalised features, nearest similarity (and map) out"
-    # the similarity is to the nearest training photo; the map (`maps` True: a probe's) is the top class's
+    # the similarity is to the nearest training photo or class mean (the detector's bank); the map (`maps` True: a probe's) is the top class's
     import torch
     from webclassifier.predict import features_logits_maps, probe_weights
+    from webclassifier.unsure import nearest_similarities  # the detector's own score, traced into the graph
     class Twin(torch.nn.Module):
         def __init__(self, model, bank, k):
             super().__init__()
@@ -54,7 +55,7 @@ def twin_network(learn):
             self.register_buffer('bank', bank)
         def forward(self, x):
             feats, logits, maps = features_logits_maps(self.model, x, probe_weights(self.model))
-            out = logits, feats, (feats @ self.bank.T).topk(self.k, dim=1).values[:, -1]
+            out = logits, feats, nearest_similarities(feats, self.bank, self.k)[:, -1]
             return (*out, maps) if self.maps else out
     return Twin(learn.model.float().eval(), learn.unsure.train_feats.float(), learn.unsure.k).eval()
 

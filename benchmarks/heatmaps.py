@@ -5,10 +5,12 @@
 The pointing game: 100 composites, each a 2 x 2 grid of 224 px square tiles (each image's centre square, resized): one
 bear photo from ../shared/data/bears-elsewhere (photos from other scrapes, never trained on; drawn at random from its
 three class folders) and three images of none of the classes from benchmarks/ood_set.py (its photos, their crops and its
-faces: not its synthetic noise and stripes), the bear's tile at a random place; seed 0 (seeds 1-4: the spread). A hit:
+faces: not its synthetic noise and stripes), the bear's tile at a random place; seed 0 (seeds 1-9: the spread, and all
+1,000 composites of seeds 0-9 pooled, with a 95 % Wilson interval). A hit:
 the highest place of the map, taken back to the composite through the centre crop the model saw (`seen_box`), falls in
 the bear's tile. Chance: 25 %. Two maps: the answer's (the predicted class's, what the app and `predict --explain` show),
 and the bear's own class's (computed here from the body's output: the pointing game as Zhang et al. 2016 define it).
+The answer's map is also scored apart for the answers the app is sure of and those it says "not sure" of.
 
 The map's extra time per photo: each of the bear photos answered alone (`predict_images([photo])`, decoded beforehand),
 with and without its map, alternately, the best of 5 of each; the median over photos of the difference. fastai: the
@@ -126,6 +128,18 @@ def extra_ms(with_map, without_map, photos:list) -> tuple:
     return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
             statistics.median(a - b for a, b in pairs))
 
+def wilson(hits:int, n:int, z:float=1.96) -> tuple:
+    "The 95 % Wilson score interval of a proportion `hits` of `n`"
+    p = hits / n; centre = (p + z*z / (2*n)) / (1 + z*z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z*z / (4*n*n)) / (1 + z*z / n)
+    return centre - half, centre + half
+
+def by_sureness(res:list, hits:np.ndarray) -> str:
+    "The answer's map's hits among the answers the app is sure of, and among the others"
+    sure = np.array([r['sure'] for r in res])
+    return (f'sure of {sure.sum()}: {hits[sure].mean():.0%} ({hits[sure].sum()}/{sure.sum()}); "not sure" of {(~sure).sum()}: '
+            f'{hits[~sure].mean():.0%} ({hits[~sure].sum()}/{(~sure).sum()})')
+
 def main():
     card, lines = shipped_card(), []
     def say(s=''): print(s, flush=True); lines.append(s)
@@ -148,6 +162,7 @@ def main():
         res, hits, right = answers[name] = answer_hits(p, images, truth, files)
         say(f'  {name:6}: the answer\'s map peaks in the bear\'s tile in {hits.mean():.0%} ({hits.sum()}/{N}): '
             f'{hits[right].mean():.0%} of the {right.sum()} answered with the bear\'s class, {hits[~right].sum()}/{(~right).sum()} of the others')
+    say(f'  the answer\'s map by the app\'s sureness (fastai): {by_sureness(answers["fastai"][0], answers["fastai"][1])}')
     own = own_class_hits(fastai_p, images, truth, files)
     say(f'  the bear class\'s own map (the pointing game of Zhang et al.): {own.mean():.0%} ({own.sum()}/{N})')
     say(f'  the bears: {", ".join(f"{sum(f.parent.name == c for f in files)} {c}" for c in fastai_p.vocab)}; '
@@ -156,13 +171,22 @@ def main():
     same = np.mean([np.argmax(a['heatmap']) == np.argmax(b['heatmap']) for a, b in pairs])
     diff = max(np.abs(np.array(a['heatmap']) - np.array(b['heatmap'])).max() for a, b in pairs)
     say(f'  the runtimes\' maps: the same peak on {same:.0%}, largest difference {diff:.1e}')
-    spread = []
-    for seed in range(1, 5):
+    spread, pooled = [], [answers['fastai'][:2]]
+    for seed in range(1, 10):
         more = composite_set(bear_files, others, seed)
-        spread.append((*answer_hits(fastai_p, *more)[1:], own_class_hits(fastai_p, *more)))
-    say(f'  seeds 1-4 (fastai, {N} composites each): the answer\'s map {", ".join(f"{h.mean():.0%}" for h, _, _ in spread)}; '
+        res, hits, right = answer_hits(fastai_p, *more)
+        spread.append((hits, right, own_class_hits(fastai_p, *more))); pooled.append((res, hits))
+    say(f'  seeds 1-9 (fastai, {N} composites each): the answer\'s map {", ".join(f"{h.mean():.0%}" for h, _, _ in spread)}; '
         f'the bear class\'s {", ".join(f"{o.mean():.0%}" for _, _, o in spread)}; answered with the bear\'s class '
         f'{", ".join(f"{r.mean():.0%}" for _, r, _ in spread)}')
+    res, hits = [r for rs, _ in pooled for r in rs], np.concatenate([h for _, h in pooled])
+    low, high = wilson(hits.sum(), len(hits))
+    say(f'  seeds 0-9 pooled ({len(hits)} composites): the answer\'s map {hits.mean():.1%} (95% interval {low:.1%}-{high:.1%}); '
+        f'{by_sureness(res, hits)}')
+    bear_class = np.concatenate([answers['fastai'][2]] + [r for _, r, _ in spread])
+    said = [r['label'] for r, right in zip(res, bear_class) if not right]
+    say(f'  the {len(said)} answers not the bear\'s class: {", ".join(f"{said.count(c)} {c}" for c in fastai_p.vocab)}; '
+        f'the probe\'s biases: {", ".join(f"{c} {b:+.2f}" for c, b in zip(fastai_p.vocab, fastai_p.model[1][-1].bias.tolist()))}')
     bears = [read_image(f) for f in files]
 
     say(f'\nThe map\'s extra time per photo ({N} bear photos answered alone, decoded beforehand; best of {REPEATS} each, '

@@ -13,7 +13,8 @@ describe this data set; they are not the headline accuracy, which stays the fold
 Printed: the shipped model's accuracy on every photo (the folders' labels, as benchmarks/evaluate_shipped.py measures);
 the same on the photos that are what their folder names (a real bear in black/ or grizzly/, a stuffed toy in teddy/) and
 on the rest; what "not sure" keeps and flags of each; how many near-copy groups (`near_copy_groups`: the same picture
-resized or re-encoded) it holds; and each wrong answer with its kind and group."""
+resized or re-encoded) it holds; and each wrong answer with its kind, and whether it is a frame of the one clip that
+`ONE_CLIP` names."""
 import csv, hashlib, sys
 from pathlib import Path
 import numpy as np
@@ -28,6 +29,9 @@ from webclassifier.predict import Predictor
 ELSEWHERE = ROOT.parent/'shared'/'data'/'bears-elsewhere'
 REVIEW = Path(__file__).parent/'elsewhere_kinds.csv'
 NAMED = {'black': 'bear', 'grizzly': 'bear', 'teddy': 'plush'}  # the kind of photo each folder's name asks for
+# frames of one video (two bears fighting on a wet road by a yellow sign), seen by eye among the wrong answers (not blind);
+# grizzly/00000145.jpg, two of its frames side by side, is a collage (`other`) in the review
+ONE_CLIP = {'grizzly/00000034.jpg', 'grizzly/00000063.jpg', 'grizzly/00000065.jpg', 'grizzly/00000066.jpg', 'grizzly/00000129.jpg'}
 
 def reviewed_kinds(files:list) -> dict:
     "Each of `files`' (kind, note) from the review; every file must be in it, with the bytes it was reviewed with"
@@ -54,7 +58,7 @@ def main():
     card = shipped_card()
     print(card['line'])
     files = readable_images(ELSEWHERE, log=lambda s: None)
-    kinds, groups = reviewed_kinds(files), near_copy_groups(files)
+    kinds = reviewed_kinds(files)
     p = Predictor.load(ROOT/'export.pkl')
     answers = [a for i in range(0, len(files), 16) for a in p.predict_images([read_image(f) for f in files[i:i+16]])]
     actual = np.array([f.parent.name for f in files])
@@ -72,18 +76,19 @@ def main():
     sure = np.array([a['sure'] for a in answers])
     print(f'"not sure": keeps {sure[named].mean():.1%} of the photos named by their folder, right on {right[named & sure].mean():.2%} of those '
           f'kept; flags {(~sure[~named]).mean():.0%} of the others; {(~sure[~right]).sum()} of the {(~right).sum()} wrong answers are "not sure"')
-    sizes = np.bincount(groups)
-    print(f'near-copies (`near_copy_groups`): {len(sizes)} groups for {len(files)} photos, {(sizes > 1).sum()} of more than one '
-          f'(each photo counts once above; frames of one clip are not near-copies)')
-    print('the wrong answers (file: folder -> answer, probability; the review\'s kind; near-copies in elsewhere):')
-    wrong = [i for i in np.argsort([f.as_posix() for f in files]) if not right[i]]
+    sizes = np.bincount(near_copy_groups(files))
+    print(f'near-copies (`near_copy_groups`): {len(sizes)} groups for {len(files)} photos, {(sizes > 1).sum()} of more than one')
+    names = [f.relative_to(ELSEWHERE).as_posix() for f in files]
+    clip = np.array([n in ONE_CLIP for n in names])
+    print(f'{(clip & named & ~right).sum()} of the {(named & ~right).sum()} wrong answers on the photos named by their folder are frames of one clip (ONE_CLIP)')
+    print('the wrong answers (file: folder -> answer, probability; the review\'s kind):')
+    wrong = [i for i in np.argsort(names) if not right[i]]
     for i in wrong:
         kind, note = kinds[files[i]]
-        print(f'  {files[i].relative_to(ELSEWHERE)}: {actual[i]} -> {answers[i]["label"]} {answers[i]["probability"]:.0%}'
-              f'{"" if answers[i]["sure"] else " (not sure)"}; {kind}{" (" + note + ")" if note else ""}; group of {sizes[groups[i]]}')
+        print(f'  {names[i]}: {actual[i]} -> {answers[i]["label"]} {answers[i]["probability"]:.0%}'
+              f'{"" if answers[i]["sure"] else " (not sure)"}; {kind}{" (" + note + ")" if note else ""}{"; one clip" if clip[i] else ""}')
     out = ROOT/'benchmarks'/'out'/'elsewhere_wrong.jpg'
-    contact_sheet([(files[i], f'{files[i].parent.name}/{files[i].stem} -> {answers[i]["label"]}\n{kinds[files[i]][0]}, group of {sizes[groups[i]]}')
-                   for i in wrong], out)
+    contact_sheet([(files[i], f'{names[i]} -> {answers[i]["label"]}\n{kinds[files[i]][0]}') for i in wrong], out)
     print(f'(the wrong ones: {out.relative_to(ROOT)})')
 
 if __name__ == '__main__':

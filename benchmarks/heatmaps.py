@@ -77,6 +77,12 @@ def bear_class_maps(p:Predictor, images:list, classes:list) -> np.ndarray:
         fmap = torch.cat([p.model[0](p.batch(images[i:i+16])) for i in range(0, len(images), 16)])
         return torch.einsum('nk,nkhw->nhw', p.weights[torch.tensor(classes)], fmap).numpy()
 
+def composite_sources() -> tuple:
+    "The composites' bear photos (bears-elsewhere's files) and their other tiles (ood_set.py's photos, crops and faces)"
+    bear_files = sorted(p for p in ELSEWHERE.glob('*/*') if p.suffix.lower() in {'.jpg', '.jpeg', '.png', '.webp'})
+    ood = ood_images()
+    return bear_files, [im for kind in ('photos', 'crops', 'faces') for im in ood[kind].values()]
+
 def composite_set(bear_files:list, others:list, seed:int) -> tuple:
     "The `N` composites of `seed`, the bear's tile in each, and its bear photo's file"
     rng = np.random.default_rng(seed)
@@ -150,9 +156,7 @@ def main():
     say(card['line'])
     say(f'onnx runtime: {which}')
 
-    bear_files = sorted(p for p in ELSEWHERE.glob('*/*') if p.suffix.lower() in {'.jpg', '.jpeg', '.png', '.webp'})
-    ood = ood_images()
-    others = [im for kind in ('photos', 'crops', 'faces') for im in ood[kind].values()]
+    bear_files, others = composite_sources()
     say(f'\nThe pointing game: {N} composites (2 x 2 tiles of {TILE} px), each a bear photo of {len(bear_files)} in '
         f'{ELSEWHERE.name} and three of {len(others)} images of none of the classes (ood_set.py: photos, crops, faces); '
         f'seed {SEED}; chance 25%')

@@ -87,11 +87,12 @@ def fit_probe(feats:torch.Tensor,      # one row of features per example
               labels:torch.Tensor,     # each row's class index
               n_classes:int,
               C:float=PROBE_C,         # inverse L2 penalty: smaller is smoother
-              max_iter:int=100) -> tuple: # L-BFGS iterations
+              max_iter:int=100,        # L-BFGS iterations
+              bias:bool=True) -> tuple: # a bias per class; False: through the origin (zero biases)
     "Multinomial logistic regression of `labels` on `feats` by L-BFGS: the weights (classes, features) and biases"
     w = torch.zeros(n_classes, feats.shape[1], requires_grad=True)
-    b = torch.zeros(n_classes, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=max_iter, line_search_fn='strong_wolfe')
+    b = torch.zeros(n_classes, requires_grad=bias)
+    opt = torch.optim.LBFGS([w, b] if bias else [w], lr=1, max_iter=max_iter, line_search_fn='strong_wolfe')
     def loss():
         opt.zero_grad()
         value = F.cross_entropy(feats @ w.T + b, labels, reduction='sum') + (w**2).sum() / (2*C)

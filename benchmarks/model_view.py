@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/model_view.py     -> benchmarks/out/model_view.txt (about 6 minutes)
 
 The shipped recipe's `RandomResizedCrop(256)` shows the model, outside training, fastai's validation view: the photo
-squashed to 256 + `val_xtra` (0.14, 40 px) on each side, then its centre 256 px, so about 7 % of each edge is cut off.
+squashed to 296 px (256 + `val_xtra` 0.14 of it, rounded up to 40 px), then its centre 256 px, so 20 px (about 7 %) of
+each edge is cut off.
 Tried instead: the whole photo squashed (`val_xtra=0`), the whole photo letterboxed (`Resize(method='pad')`), and more
 cropped (`val_xtra` 0.25, 0.4). Each view's EfficientNet-Lite0 features (the photo's and its mirror image's) feed the
 shipped probe's fit (C = 3), judged by 5-fold cross-validation (near-copy groups, as final_fit.py) and on the 448

@@ -24,6 +24,7 @@ import shutil, statistics, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
+from scipy.stats import binomtest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(1, str(Path(__file__).parent.parent/'tests'))  # old_twin: a twin as made before maps, as the tests make it
 from ood_set import ood_images
@@ -134,12 +135,6 @@ def extra_ms(with_map, without_map, photos:list) -> tuple:
     return (statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs),
             statistics.median(a - b for a, b in pairs))
 
-def wilson(hits:int, n:int, z:float=1.96) -> tuple:
-    "The 95 % Wilson score interval of a proportion `hits` of `n`"
-    p = hits / n; centre = (p + z*z / (2*n)) / (1 + z*z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z*z / (4*n*n)) / (1 + z*z / n)
-    return centre - half, centre + half
-
 def by_sureness(res:list, hits:np.ndarray) -> str:
     "The answer's map's hits among the answers the app is sure of, and among the others"
     sure = np.array([r['sure'] for r in res])
@@ -184,7 +179,7 @@ def main():
         f'the bear class\'s {", ".join(f"{o.mean():.0%}" for _, _, o in spread)}; answered with the bear\'s class '
         f'{", ".join(f"{r.mean():.0%}" for _, r, _ in spread)}')
     res, hits = [r for rs, _ in pooled for r in rs], np.concatenate([h for _, h in pooled])
-    low, high = wilson(hits.sum(), len(hits))
+    low, high = binomtest(int(hits.sum()), len(hits)).proportion_ci(method='wilson')  # 95 %
     say(f'  seeds 0-9 pooled ({len(hits)} composites): the answer\'s map {hits.mean():.1%} (95% interval {low:.1%}-{high:.1%}); '
         f'{by_sureness(res, hits)}')
     bear_class = np.concatenate([answers['fastai'][2]] + [r for _, r, _ in spread])

@@ -21,11 +21,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from shipped import ROOT, shipped_card, card_data, output_file
 from elsewhere_review import ELSEWHERE, NAMED, reviewed_kinds
 from fastai.learner import load_learner
-from torchvision.models._meta import _IMAGENET_CATEGORIES
+from torchvision.models import ResNet18_Weights
 from webclassifier.backbones import efficientnet_lite0, efficientnet_body
 from webclassifier.data import readable_images
 
 IMAGENET = {'black': 295, 'grizzly': 294, 'teddy': 850}  # "American black bear", "brown bear", "teddy, teddy bear"
+CATEGORIES = ResNet18_Weights.IMAGENET1K_V1.meta['categories']  # ImageNet's class names (no download)
 
 def logits(learn, fc, files:list) -> tuple:
     "The shipped probe's and ImageNet's classifier's logits for `files`, from one pass of the shipped body"
@@ -54,7 +55,7 @@ def main():
           f'{len(elsewhere)} from {ELSEWHERE.name}, {named.sum()} of them what their folder names ({Path(__file__).parent.name}/elsewhere_kinds.csv)')
     print(f'{"classifier":44} | card\'s data | elsewhere            | named by folder | the other {(~named).sum()}')
     results = {}
-    for files in (data, elsewhere):
+    for files in (data, elsewhere):  # elsewhere last: `imagenet` is its logits below
         probe, imagenet = logits(learn, net._fc, files)
         three = imagenet[:, columns]
         truth = torch.tensor([vocab.index(f.parent.name) for f in files])
@@ -62,17 +63,17 @@ def main():
                    'ImageNet\'s classifier, its three classes': three,
                    'mean of the two log-probabilities': F.log_softmax(probe, 1) + F.log_softmax(three, 1)}
         for name, out in answers.items(): results.setdefault(name, []).append((out.argmax(1) == truth).numpy())
-        top = imagenet.argmax(1)
     for name, (on_data, right) in results.items():
         print(f'{name:44} | {on_data.mean():.2%}     | {right.mean():.2%} ({(~right).sum()} wrong)    | '
               f'{right[named].mean():.2%} ({(~right[named]).sum()}) | {right[~named].mean():.2%} ({(~right[~named]).sum()})')
     both = ~results['shipped probe (fitted on the card\'s data)'][1] & ~results['ImageNet\'s classifier, its three classes'][1]
     print(f'wrong by both the probe and ImageNet\'s classifier: {both.sum()} photos from elsewhere, {(both & ~named).sum()} of them not what their folder names')
+    top = imagenet.argmax(1)
     outside = ~np.isin(top.numpy(), columns)
     counts = np.bincount(top[outside].numpy(), minlength=1000)
     print(f'ImageNet\'s top answer among all 1,000 classes for the photos from elsewhere is none of the three for {outside.sum()} '
           f'({(outside & ~named).sum()} of them not what their folder names); its classes then: '
-          + ', '.join(f'{_IMAGENET_CATEGORIES[i]} ×{counts[i]}' for i in np.argsort(-counts)[:6] if counts[i]))
+          + ', '.join(f'{CATEGORIES[i]} ×{counts[i]}' for i in np.argsort(-counts)[:6] if counts[i]))
 
 if __name__ == '__main__':
     with output_file('imagenet_head.txt'): main()

@@ -12,12 +12,13 @@ photos of ../shared/data/bears-elsewhere (never trained on), with and without te
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
-import torch, torch.nn.functional as F
-from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, RandomSplitter, RandomResizedCrop, Resize, Normalize, parent_label
+import torch
+from fastai.vision.all import RandomResizedCrop, Resize, Normalize
 from final_fit import probe_setting, fitted
 from shipped import output_file
 from webclassifier.backbones import efficientnet_lite0, efficientnet_body
-from webclassifier.data import UprightImage
+from webclassifier.data import image_datablock
+from webclassifier.features import pooled_features
 from webclassifier.train import PROBE_C
 
 VIEWS = {'centre crop, val_xtra 0.14 (shipped)': RandomResizedCrop(256, min_scale=0.5),
@@ -26,16 +27,10 @@ VIEWS = {'centre crop, val_xtra 0.14 (shipped)': RandomResizedCrop(256, min_scal
          'centre crop, val_xtra 0.25': RandomResizedCrop(256, min_scale=0.5, val_xtra=0.25),
          'centre crop, val_xtra 0.4': RandomResizedCrop(256, min_scale=0.5, val_xtra=0.4)}
 
-def view_features(body, files:list, items:list, view) -> torch.Tensor:
-    "The L2-normalised pooled features of `items` and their mirror images (items, 2, channels), seen through `view`"
-    dblock = DataBlock(blocks=(ImageBlock(UprightImage), CategoryBlock), get_items=lambda _: files, get_y=parent_label,
-                       splitter=RandomSplitter(seed=0), item_tfms=view, batch_tfms=Normalize.from_stats([0.5]*3, [0.5]*3))
-    out = []
-    with torch.inference_mode():
-        for xb, in dblock.dataloaders(Path('.'), bs=8, num_workers=0).test_dl(items, bs=8, num_workers=0):
-            x = xb.as_subclass(torch.Tensor)
-            out.append(torch.stack([F.normalize(body(v).mean((2, 3)), dim=1) for v in (x, x.flip(3))], 1))
-    return torch.cat(out)
+def view_features(body, dls, items:list) -> torch.Tensor:
+    "The L2-normalised pooled features of `items` and their mirror images (items, 2, channels), as `dls` shows them"
+    with torch.no_grad():  # not inference_mode: its tensors could not go into the probe's fit (autograd)
+        return torch.cat([pooled_features(body, xb.as_subclass(torch.Tensor)) for xb, in dls.test_dl(items, bs=8, num_workers=0)])
 
 def main():
     card, data, dls, vocab, files, elsewhere, labels, far, folds = probe_setting()
@@ -46,7 +41,10 @@ def main():
     print(f'{len(files)} photos of {card["data"]}, {len(elsewhere)} from elsewhere; the probe at C = {PROBE_C:g}')
     print(f'{"view":38} | CV wrong | elsewhere            | mirror-averaged')
     for name, view in VIEWS.items():
-        train, away = view_features(body, files, files, view), view_features(body, files, elsewhere, view)
+        # the card's DataBlock (image_datablock) with `view` as its item transform; normalised as the card's backbone wants
+        dblock = image_datablock(card['size'], files=files).new(item_tfms=view, batch_tfms=Normalize.from_stats([0.5]*3, [0.5]*3))
+        dls = dblock.dataloaders(data, bs=8, num_workers=0)
+        train, away = view_features(body, dls, files), view_features(body, dls, elsewhere)
         wrong = 0
         for fold in range(5):
             t = torch.tensor(folds != fold)

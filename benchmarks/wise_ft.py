@@ -8,7 +8,7 @@ and `--recipe probe-finetune` with 2 epochs, as benchmarks/recipes.py runs it (L
 probe). Each weight, and each batch-norm statistic, is (1 - alpha) x the probe's + alpha x the fine-tuned one's; the
 averaged model is scored on the 20 % validation split and on the 448 photos of ../shared/data/bears-elsewhere (never
 trained on). alpha 0 is the probe, 1 is LP-FT. Not cross-validated: each fold would fine-tune again."""
-import contextlib, io, sys, time
+import sys, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import numpy as np, torch
@@ -34,9 +34,8 @@ def main():
     data = card_data(card)
     start = time.time()
     settings = dict(arch=card['arch'], size=card['size'], seed=card['seed'], progress=False, log=lambda s: None)
-    with contextlib.redirect_stdout(io.StringIO()):  # fastai's lines per epoch
-        probe = train_classifier(data, recipe='probe', **settings)
-        tuned = train_classifier(data, recipe='probe-finetune', epochs=2, **settings)  # Recipe.bs, as recipes.py
+    probe = train_classifier(data, recipe='probe', **settings)
+    tuned = train_classifier(data, recipe='probe-finetune', epochs=2, **settings)  # Recipe.bs, as recipes.py
     print(f'the probe and LP-FT (2 epochs) on {card["data"]}, trained in {time.time() - start:.0f} s')
     elsewhere, valid = readable_images(ELSEWHERE, log=lambda s: None), list(probe.dls.valid_ds.items)
     weights = [{k: v.clone() for k, v in l.model.state_dict().items()} for l in (probe, tuned)]

@@ -248,7 +248,7 @@ def train_classifier(path:Path,                     # folder with one sub-folder
                      seed:int=Recipe.seed,          # seed of the split, the initial weights and the augmentation
                      lr:float=Recipe.lr,            # learning rate (None: fastai's; probe-finetune's 1e-4)
                      log=print,                     # where to report unreadable files
-                     progress:bool=True,            # show fastai's progress bars?
+                     progress:bool=True,            # show fastai's progress bars? (False: nothing printed per epoch)
                      valid:list=None,               # the images to validate on (default: a random fifth)
                      recipe:str=Recipe.recipe,      # probe, probe-finetune or finetune (see above)
                      C:float=Recipe.C) -> Learner:  # the probe's inverse L2 penalty
@@ -265,7 +265,8 @@ def train_classifier(path:Path,                     # folder with one sub-folder
     if recipe == 'probe':  # the body is the pretrained one: its features are the cache's
         learn.feature_key = feature_key(arch, size)
     else:
-        with tempfile.TemporaryDirectory() as tmp, nullcontext() if progress else learn.no_bar():
+        with tempfile.TemporaryDirectory() as tmp, nullcontext() if progress else learn.no_bar(), \
+             nullcontext() if progress else learn.no_logging():  # without a bar fastai prints each epoch's list
             history = CSVLogger(Path(tmp)/'history.csv', append=True)
             if recipe == 'probe-finetune':
                 learn.unfreeze()

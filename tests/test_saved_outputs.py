@@ -30,7 +30,7 @@ def test_the_shipped_figures_are_shown_by_card_cells():
 
 @pytest.mark.parametrize('nb', NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebook_has_its_outputs(nb):
-    "Saved as run: each cell that printed or showed something when its notebook was last run keeps it"
+    "Saved as run, not cleared: each notebook keeps outputs (one saved without running, or with outputs cleared, has none)"
     cells = [c for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'code']
     assert any(c['outputs'] for c in cells), f'{nb.name}: no saved outputs (nbdev-test --save)'
 

@@ -81,10 +81,11 @@ def train(data_dir:str,            # folder with one sub-folder of images per cl
           cv:int=5,
           refit:bool=True,         # with --cv, the probe is then fitted on every photo (--no-refit: on its training split)
           neighbours:int=1,        # the "not sure" check compares with the k-th nearest training photo, k = this
-          per_class:bool=False,    # with --cv: a "not sure" threshold per class (default: one for all)
+          per_class:bool=False,    # with --cv: a "not sure" threshold per class, not one for all (with --outside: add --no-between)
           # the check compares with the nearest class mean (--no-class-means: each training photo)
           class_means:bool=True,
-          between:bool=True,       # with --cv and --outside: the threshold halfway between in-class and outside photos
+          # with --cv and --outside: the threshold halfway between in-class and outside photos (--no-between: in-class only)
+          between:bool=True,
           outside:str=None,        # photos of none of the classes (e.g. flagged/_none_of_these)
           # a model_card.json: train with the recipe it records (DATA_DIR, --out, --report stay)
           like:str=None):
@@ -104,7 +105,7 @@ def train(data_dir:str,            # folder with one sub-folder of images per cl
     m = card['metrics']
     scored = f'{m["n_valid"]} photos ({m["on"]})' if 'on' in m else f'{m["n_valid"]} validation images'
     log(f'{out}: {settings.recipe}, {settings.arch}, accuracy {m["accuracy"]:.1%} on {scored}, '
-        f'trained in {card["training_seconds"]:.0f} s (logged in {Path(out).absolute().with_name("runs.csv")}; '
+        f'the final fit took {card["training_seconds"]:.0f} s (logged in {Path(out).absolute().with_name("runs.csv")}; '
         'webclassifier runs lists them)')
     return card
 
@@ -155,15 +156,15 @@ def evaluate(data_dir:str,             # folder of labelled photos the model nev
 
 # %% ../nbs/10_cli.ipynb #3ee3aed8
 def runs(model_dir:str='.'):  # folder of the models (where runs.csv is)
-    "List the trainings logged in MODEL_DIR/runs.csv: recipe, time taken, validation accuracy, data and model hashes"
+    "List the trainings logged in MODEL_DIR/runs.csv: recipe, the final fit's seconds, accuracy, data and model hashes"
     from webclassifier.pipeline import read_runs
     rows = read_runs(model_dir)
     if not rows:
         raise SystemExit(f'runs: no {Path(model_dir)/"runs.csv"} yet (webclassifier train writes it beside the model)')
-    print(f"{'time':20} {'arch':18} {'size':>4} {'epochs':>6} {'seed':>4} {'seconds':>7} {'accuracy':>8} {'valid':>5}  "
+    print(f"{'time':20} {'recipe':14} {'arch':18} {'size':>4} {'epochs':>6} {'seed':>4} {'seconds':>7} {'accuracy':>8} {'valid':>5}  "
           f"{'data':12}  model")
     for r in rows:
-        print(f"{r['time']:20} {r['arch']:18} {r['size']:>4} {r['epochs']:>6} {r['seed']:>4} "
+        print(f"{r['time']:20} {r.get('recipe') or 'finetune':14} {r['arch']:18} {r['size']:>4} {r['epochs']:>6} {r['seed']:>4} "
               f"{float(r['training_seconds']):>7.0f} {float(r['accuracy']):>8.1%} {r['n_valid']:>5}  "
               f"{(r['data_sha256'] or '')[:12]:12}  {r['model']} {r['sha256'][:12]}")
     return rows
@@ -206,13 +207,15 @@ def clean(data_dir:str,            # folder with one sub-folder of images per cl
     from webclassifier.data import NEAR_COPY_BITS
     folds_file = Path(model).with_suffix('.cv.json')
     folds = json_lib.loads(folds_file.read_text()) if folds_file.is_file() else {}
-    if folds and Path(folds['data']).resolve() == Path(data_dir).resolve():
+    # the data folder as `train` was given it: relative to where it ran, the model's folder or not
+    recorded = [Path(folds['data']), folds_file.parent/folds['data']] if folds else []
+    if Path(data_dir).resolve() in [p.resolve() for p in recorded]:
         hard = out_of_fold_hardest(folds)
         how = f'out-of-fold loss from {folds_file.name}: each photo judged by a model that never saw it'
     else:
         hard = hardest_images(load_predictor(model), data_dir)
         how = 'loss of the model on its own training photos'
-    dups = duplicate_pairs(data_dir, max_distance or NEAR_COPY_BITS)
+    dups = duplicate_pairs(data_dir, NEAR_COPY_BITS if max_distance is None else max_distance)
     print(f'Hardest photos (label -> predicted, {how}):')
     for h in hard[:top]:
         print(f"  {h['file']}: {h['label']} -> {h['predicted']} ({h['probability']:.0%}), loss {h['loss']}")

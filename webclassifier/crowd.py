@@ -53,6 +53,8 @@ class Crowd:
     def __init__(self, model:Path, runtime:str='onnx', flags:Path=None, flags_max_bytes:int=FLAGS_MAX_BYTES,
                  max_visitors:int=0, max_per_address:int=2, page_idle:int=900, threads:int=0, remote=None,
                  app_class=ClassifierApp):
+        if model is None and (remote is None or flags is None):
+            raise ValueError('Crowd: without a model here, give the service it asks (`remote`) and the `flags` folder')
         self.remote, self.app_class, self.runtime, self.threads = remote, app_class, runtime, threads
         self.model = None if model is None else Path(model).absolute()
         self.served = None if model is None else twin_path(self.model) if runtime == 'onnx' else self.model

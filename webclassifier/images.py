@@ -98,7 +98,7 @@ def pixel_hash(img:Image.Image) -> str:
 def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     "The bytes to save: `data` itself, or `img` re-encoded if it was rotated, is over `max_side` or is in a format browsers can't show (HEIC: JPEG)"
     resize = max_side and max(img.size) > max_side
-    rotated = Image.open(io.BytesIO(data)).getexif().get(0x0112, 1) != 1
+    rotated = orientation(Image.open(io.BytesIO(data))) != 1
     if not resize and not rotated and img.format in KEPT_FORMATS: return data
     if resize: img = img.copy(); img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     fmt = img.format if img.format in KEPT_FORMATS else 'JPEG' if img.format in ('HEIF', 'AVIF', 'MPO') else 'PNG'

@@ -203,6 +203,9 @@ class Recipe:
         arch_function(self.arch)
         if not 0 < self.keep < 1: raise ValueError(f'keep {self.keep}: must be between 0 and 1')
         if self.cv == 1: raise ValueError(f'cv {self.cv}: 0 (none) or at least 2 folds')
+        if self.per_class and not self.cv: raise ValueError('per_class: thresholds per class come from cross-validation: set cv')
+        if self.per_class and self.halfway:
+            raise ValueError('per_class: a threshold per class, or one halfway to the outside photos (between): not both')
 
     @property
     def training(self) -> dict:

@@ -2,7 +2,7 @@
 idle pages, and the JSON API. One run prints every table (ratios against Gradio) into benchmarks/out/crowd.txt.
 
     sh benchmarks/gradio_env.sh                         # once: Gradio's own venv, benchmarks/.venv-gradio
-    .venv/bin/python benchmarks/crowd.py [--servers gradio,voila-onnx] [--only crowd8,crowd32,idle64,api]
+    .venv/bin/python benchmarks/crowd.py [--servers gradio,voila-onnx,solara] [--only crowd8,crowd32,idle64,api]
 
 Servers (`SERVERS`: a name and a command; add one there), each started alone from the repository's root on a free
 port of 127.0.0.1, waited for until it answers HTTP and its processes are idle, then measured; a fresh server for
@@ -460,7 +460,7 @@ def versions() -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--servers', default='gradio,voila-onnx', help=f'comma-separated, of {", ".join(SERVERS)}')
+    ap.add_argument('--servers', default=','.join(SERVERS), help=f'comma-separated, of {", ".join(SERVERS)} (default: all, in one run)')
     ap.add_argument('--only', default='crowd8,crowd32,idle64,api', help='comma-separated: crowdN, idleN, api')
     ap.add_argument('--timeout', type=float, default=180, help='seconds a page may take to answer before it counts as blank')
     ap.add_argument('--idle-seconds', type=float, default=60)

@@ -14,6 +14,8 @@ work (the 'last page usable' row: when the slowest page had the app loaded, befo
   file chooser; Gradio's image input, then Submit). Each page: answered (its answer names a class), told busy
   (HTTP 503 / the busy page), error (the page's own error line), or blank (nothing within `--timeout` s); and when,
   in seconds since the crowd started. Peak memory: the summed RSS of the server's process tree, sampled every 0.2 s.
+  Server CPU seconds: the user + system time its process tree (those of its processes alive at the end) spent
+  meanwhile: the server's own work per crowd, apart from the browsers' on the same cores.
 - idleN (idle64): N pages opened (in waves of 8) and left idle `--idle-seconds` s, peak memory meanwhile; then
   page N+1 uploads a photo: answered or not, and when (seconds since it was opened).
 - api: 200 photos (cycling through tests/sample/*/*.jpg) sent by 4 client threads: photos per second; one photo's
@@ -206,25 +208,26 @@ async def crowd(server, n, timeout, vocab) -> dict:
             if got == 'app': got, detail = await upload(page, server.kind, PHOTO, deadline)
             if got == 'answered': check_answer(detail, vocab)
             return dict(outcome=got, ready=round(ready, 2), t=round(time.time() - start, 2), detail=detail[:200])
-        idle = tree_rss(server.proc.pid)
+        idle, cpu = tree_rss(server.proc.pid), tree_cpu(server.proc.pid)
         with MemorySampler(server.proc.pid) as mem:
             start = time.time(); deadline = start + timeout
             pages = await asyncio.gather(*[visit(i) for i in range(n)])
+        cpu = tree_cpu(server.proc.pid) - cpu  # the server's own work, whatever the browsers on the same cores did
         await browser.close()
-    return dict(n=n, pages=pages, peak=mem.peak, idle=idle, timeout=timeout)
+    return dict(n=n, pages=pages, peak=mem.peak, idle=idle, timeout=timeout, server_cpu=round(cpu, 2))
 
 async def idle_pages(server, n, idle_seconds, timeout, vocab, wave=8) -> dict:
     "N pages opened (in waves) and left idle, then one more page uploads PHOTO"
     from playwright.async_api import async_playwright
     async with async_playwright() as pw:
         browser = await launch(pw)
-        idle = tree_rss(server.proc.pid)
+        idle, cpu = tree_rss(server.proc.pid), tree_cpu(server.proc.pid)
         with MemorySampler(server.proc.pid) as mem:
             start, opened = time.time(), []
             for i in range(0, n, wave):
                 deadline = time.time() + timeout
                 opened += await asyncio.gather(*[open_page(browser, server.kind, server.url, deadline) for _ in range(min(wave, n - i))])
-            open_s = time.time() - start
+            open_s, open_cpu = time.time() - start, tree_cpu(server.proc.pid) - cpu
             idle_start = time.time()
             await asyncio.sleep(idle_seconds)
             idle_peak = mem.peak
@@ -241,7 +244,7 @@ async def idle_pages(server, n, idle_seconds, timeout, vocab, wave=8) -> dict:
             last = dict(outcome=got, ready=round(ready, 2), t=round(time.time() - last_start, 2), detail=detail[:200])
         await browser.close()
     counts = {k: sum(g == k for _, g, _ in opened) for k in ('app', 'busy', 'error', 'blank')}
-    return dict(n=n, counts=counts, open_s=round(open_s, 1), idle_seconds=idle_seconds, still=still, idle_peak=idle_peak,
+    return dict(n=n, counts=counts, open_s=round(open_s, 1), open_cpu=round(open_cpu, 2), idle_seconds=idle_seconds, still=still, idle_peak=idle_peak,
                 peak=mem.peak, idle=idle, last=last, details=[d for _, g, d in opened if d][:5])
 
 # ---- the JSON API: one small client function per kind ----
@@ -364,6 +367,7 @@ def crowd_table(part, results, servers) -> str:
                                          if any(p['outcome'] in ('answered', 'error') for p in r['pages']) else '-'), '{:.1f}', True),
              ('answered / busy / error / blank', each(lambda r: '/'.join(str(outcome(r, k)) for k in ('answered', 'busy', 'error', 'blank'))),
               '{}', False),
+             ('server CPU seconds (its process tree)', each(lambda r: r.get('server_cpu', '-')), '{:.1f}', True),
              ('peak memory, server tree (GiB)', each(lambda r: r['peak']/GiB), '{:.2f}', True),
              ('  idle before the crowd (GiB)', each(lambda r: r['idle']/GiB), '{:.2f}', True)]
     notes = []
@@ -386,6 +390,7 @@ def idle_table(part, results, servers) -> str:
     idle_s = next((r['idle_seconds'] for r in v.values() if r and 'idle_seconds' in r), '?')
     rows = [(f'{n} pages: app / busy / error / blank', each(lambda r: '/'.join(str(r['counts'][k]) for k in ('app', 'busy', 'error', 'blank'))), '{}', False),
             (f'seconds to open the {n}', each(lambda r: r['open_s']), '{:.1f}', True),
+            (f'server CPU seconds to open the {n}', each(lambda r: r.get('open_cpu', '-')), '{:.1f}', True),
             (f'still showing the app after {idle_s} s', each(lambda r: r['still']), '{}', False),
             ('peak memory while idle (GiB)', each(lambda r: r['idle_peak']/GiB), '{:.2f}', True),
             ('peak memory incl. page N+1 (GiB)', each(lambda r: r['peak']/GiB), '{:.2f}', True),

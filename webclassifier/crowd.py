@@ -242,19 +242,28 @@ class StaticGzip:
     def __init__(self, app, prefixes=FRONT_END, most:int=64 * 2**20):
         from starlette.middleware.gzip import GZipMiddleware
         self.app, self.gzip, self.prefixes, self.most, self.kept = app, GZipMiddleware(app, minimum_size=1000), prefixes, most, {}
+        self.pending = {}  # key -> the task compressing it: visitors arriving together wait for one compression
 
     async def __call__(self, scope, receive, send):
         headers = dict(scope.get('headers') or [])
         if (scope['type'] != 'http' or scope['method'] != 'GET' or not scope['path'].startswith(self.prefixes)
             or b'gzip' not in headers.get(b'accept-encoding', b'')): return await self.gzip(scope, receive, send)
         key = (scope['path'], scope.get('query_string', b''))
-        if key in self.kept: response_headers, body = self.kept[key]
-        else:
-            status, response_headers, body = await self.fetch(scope, receive)
-            if status != 200: return await self.gzip(scope, receive, send)
-            response_headers, body = self.keep(key, response_headers, await asyncio.to_thread(gzip.compress, body, 6))
+        got = self.kept.get(key)
+        if got is None:
+            if key not in self.pending:
+                self.pending[key] = asyncio.ensure_future(self.compressed(key, scope, receive))
+                self.pending[key].add_done_callback(lambda _: self.pending.pop(key, None))
+            got = await asyncio.shield(self.pending[key])  # one visitor leaving does not cancel it for the others
+            if got is None: return await self.gzip(scope, receive, send)
+        response_headers, body = got
         await send({'type': 'http.response.start', 'status': 200, 'headers': response_headers})
         await send({'type': 'http.response.body', 'body': body})
+
+    async def compressed(self, key, scope, receive):
+        "The headers and gzipped body of the front-end file of request `scope` (kept, if room), or None if it is not a 200"
+        status, headers, body = await self.fetch(scope, receive)
+        return self.keep(key, headers, await asyncio.to_thread(gzip.compress, body, 6)) if status == 200 else None
 
     async def fetch(self, scope, receive) -> tuple:
         "The app's status, headers and whole body for the request `scope`, uncompressed"

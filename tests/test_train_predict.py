@@ -75,8 +75,8 @@ def test_runs_log_across_two_trainings(tiny_model, tmp_path):
     listing = run('runs', '--model-dir', out)
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()
-    assert len(lines) == 3 and lines[0].split()[:4] == ['time', 'arch', 'size', 'epochs']
-    assert [l.split()[3] for l in lines[1:]] == ['1', '2']
+    assert len(lines) == 3 and lines[0].split()[:5] == ['time', 'recipe', 'arch', 'size', 'epochs']
+    assert [l.split()[1:5:3] for l in lines[1:]] == [['finetune', '1'], ['finetune', '2']]
     card = json.loads((out/'model_card.json').read_text())
     assert lines[2].endswith(f"export.pkl {card['sha256'][:12]}")
 

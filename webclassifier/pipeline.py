@@ -56,12 +56,11 @@ def train_and_export(data:Path,             # folder with one sub-folder of imag
     if r.cv: learn.unsure = cv_detector(learn, folds, r.keep, r.neighbours, r.per_class, r.class_means, r.halfway)
     else: learn.unsure = fit_detector(learn, r.keep, r.neighbours, means=r.class_means)
     if r.outside: learn.unsure.calibration['outside'] = check_outside(learn, r.outside)
-    per_class = r.per_class and not r.halfway
     learn.train_info.update(keep=r.keep, lr=r.lr, cv=r.cv, neighbours=r.neighbours, class_means=r.class_means,
-                            **(dict(per_class=per_class, between=r.halfway, refit=r.refits) if r.cv else {}))
+                            **(dict(per_class=r.per_class, between=r.halfway, refit=r.refits) if r.cv else {}))
     cv_figures = {}
     if r.cv:
-        cv_figures['cross_validation'] = cv_report(folds, r.keep, r.neighbours, per_class, r.class_means, r.halfway)
+        cv_figures['cross_validation'] = cv_report(folds, r.keep, r.neighbours, r.per_class, r.class_means, r.halfway)
     # the recipe as asked: `Recipe.from_card`
     settings = asdict(r) | dict(outside=str(r.outside) if r.outside else None)
     export_model(learn, out, metrics=metrics, training_seconds=seconds, settings=settings, **cv_figures)

@@ -80,7 +80,10 @@ def test_api_refuses_bad_input_with_one_json_line(crowd):
         assert refused.status_code == status, (status, refused.status_code, refused.text[:200])
         error = refused.json()['error']
         assert says in error and '\n' not in error and len(error) < 200, error
-    assert requests.get(crowd.url + 'api/predict', timeout=10).status_code in (404, 405)  # only POST answers
+    for method in ('GET', 'PUT', 'DELETE'):  # only POST answers; the others are told so, in one JSON line
+        refused = requests.request(method, crowd.url + 'api/predict', timeout=10)
+        assert (refused.status_code, refused.headers['allow'], refused.json()) == (
+            405, 'POST', {'error': f'{method} is not how to ask /api/predict: POST a photo'}), refused.text[:200]
     assert post(crowd, PHOTO.read_bytes()).json()['label'] == 'grizzly'  # and it still answers
 
 def test_api_places_per_address(tmp_path):

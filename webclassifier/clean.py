@@ -181,10 +181,11 @@ def cleaned_copy(data:Path,       # the labelled photos, left as they are
     return entries
 
 # %% ../nbs/07_clean.ipynb #c7bbbed6
-def duplicate_pairs(data:Path, max_distance:int=NEAR_COPY_BITS) -> list:
+def duplicate_pairs(data:Path, max_distance:int=NEAR_COPY_BITS,
+                    files:list=None) -> list: # the readable images under `data` (default: `readable_images(data)`, quietly)
     "Near-duplicate pairs under `data`: dicts with both files, their hash distance and whether the labels agree"
     data = Path(data)
-    files = readable_images(data, log=lambda s: None)
+    files = readable_images(data, log=lambda s: None) if files is None else files
     pairs = near_duplicates(perceptual_hashes(files), max_distance=max_distance)
     return [dict(a=files[i].relative_to(data).as_posix(), b=files[j].relative_to(data).as_posix(), distance=d,
                  same_label=files[i].parent.name == files[j].parent.name)
@@ -203,9 +204,11 @@ def by_loss(vocab:list, rows:list) -> list:
     return sorted(out, key=lambda o: -o['loss'] if o['loss'] is not None else math.inf)  # no loss (label unknown): last
 
 # %% ../nbs/07_clean.ipynb #6ea20b64
-def hardest_images(predictor, data:Path, bs:int=32) -> list:
+def hardest_images(predictor, data:Path, bs:int=32,
+                   files:list=None) -> list: # the readable images under `data` (default: `readable_images(data)`, quietly)
     "Every readable image under `data` with its label, the model's prediction and its loss, highest loss first"
-    data, files, rows = Path(data), readable_images(data, log=lambda s: None), []
+    data, rows = Path(data), []
+    files = readable_images(data, log=lambda s: None) if files is None else files
     for i in range(0, len(files), bs):
         chunk = files[i:i+bs]
         for fn, res in zip(chunk, predictor.predict_images([read_image(f) for f in chunk])):

@@ -7,7 +7,7 @@ __all__ = ['COMMANDS', 'log', 'gather', 'read_recipe', 'train', 'load_predictor'
            'clean', 'clean_copy', 'app', 'app_on_service', 'serve_model', 'command_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #aa2101d4
-import argparse, inspect, json as json_lib, sys
+import argparse, inspect, json as json_lib, sys, warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -37,7 +37,9 @@ def gather(labels:Annotated[str, 'class names; each becomes a folder (default wi
     from webclassifier.search import SearchError
     labels = list(labels or [])
     try:
-        if from_dir: items = folder_items(from_dir, labels)
+        if from_dir:
+            items = folder_items(from_dir, labels)
+            if not items: raise ValueError(f'{from_dir}: no files in sub-folders' + (f' named {", ".join(labels)}' if labels else ''))
         elif urls: items = read_url_list(urls, labels)
         elif labels: items = search_items(labels, per_class, suffix)
         else: raise SystemExit('gather: name at least one LABEL, or pass --urls or --from')
@@ -187,10 +189,10 @@ def predict(images:Annotated[str, 'image files to classify', {'nargs': '+'}],
     if json: print(json_lib.dumps(results))
     else:
         for r in results:
-            if 'error' in r: print(f"{r['file']}: error: {r['error']}")
+            if 'error' in r: print(f"{r['file']}: error: {r['error'].removeprefix(r['file'] + ': ')}")  # it names the file
             else:
-                print(f"{r['file']}: {r['label'] if r['sure'] else 'not sure (closest: ' + r['label'] + ')'} "
-                      + ', '.join(f'{l} {p:.1%}' for l, p in r['top']))
+                print(f"{r['file']}: {r['label'] if r['sure'] else 'not sure, closest ' + r['label']} "
+                      f"({', '.join(f'{l} {p:.1%}' for l, p in r['top'])})")
     if all('error' in r for r in results): raise SystemExit(1)
     return results
 
@@ -204,7 +206,10 @@ def clean(data_dir:str,            # folder with one sub-folder of images per cl
     "List the photos of DATA_DIR the model finds hardest (highest loss) and the near-copies, for review; moves nothing"
     from webclassifier.clean import hardest_images, out_of_fold_hardest, duplicate_pairs
     from webclassifier.files import atomic_write
-    from webclassifier.data import NEAR_COPY_BITS
+    from webclassifier.data import NEAR_COPY_BITS, readable_images
+    if not Path(data_dir).is_dir(): raise SystemExit(f'clean: {data_dir}: no such folder')
+    files = readable_images(data_dir, log=lambda line: log(f'clean: {line}'))
+    if not files: raise SystemExit(f'clean: {data_dir}: no readable images (expected one sub-folder of images per class)')
     folds_file = Path(model).with_suffix('.cv.json')
     folds = json_lib.loads(folds_file.read_text()) if folds_file.is_file() else {}
     # the data folder as `train` was given it: relative to where it ran, the model's folder or not
@@ -213,9 +218,9 @@ def clean(data_dir:str,            # folder with one sub-folder of images per cl
         hard = out_of_fold_hardest(folds)
         how = f'out-of-fold loss from {folds_file.name}: each photo judged by a model that never saw it'
     else:
-        hard = hardest_images(load_predictor(model), data_dir)
+        hard = hardest_images(load_predictor(model), data_dir, files=files)
         how = 'loss of the model on its own training photos'
-    dups = duplicate_pairs(data_dir, NEAR_COPY_BITS if max_distance is None else max_distance)
+    dups = duplicate_pairs(data_dir, NEAR_COPY_BITS if max_distance is None else max_distance, files)
     print(f'Hardest photos (label -> predicted, {how}):')
     for h in hard[:top]:
         print(f"  {h['file']}: {h['label']} -> {h['predicted']} ({h['probability']:.0%}), loss {h['loss']}")
@@ -344,6 +349,8 @@ def command_parser(name:str) -> argparse.ArgumentParser:
         if p.default is True:  # fastcore makes only --no-flag: keep --flag working for commands written before
             flag = f'--{p.name.replace("_", "-")}'
             parser.add_argument(flag, dest=p.name, action='store_true', help=argparse.SUPPRESS)
+            off = next(a for a in parser._actions if a.dest == p.name and a.option_strings == [f'--no-{flag[2:]}'])
+            off.help = off.help.replace('(default: True)', '(on by default; this flag turns it off)')
     return parser
 
 # %% ../nbs/10_cli.ipynb #d3be313e
@@ -360,5 +367,6 @@ def main(argv:list=None):
     args = vars(command_parser(argv[0]).parse_args(argv[1:]))
     args.pop('pdb', None)
     args.pop('xtra', None)
+    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # printed by fastai's own import: nothing to do
     COMMANDS[argv[0]](**args)
     return 0

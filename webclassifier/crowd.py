@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PAGE_MESSAGES', 'MAX_PARTS', 'PAGE_BYTES', 'CROWD', 'FRONT_END', 'message_problem', 'solara_frame_problem', 'Crowd',
            'AppPage', 'place_for', 'busy_html', 'guarded_page', 'checked_receive', 'guarded_kernel', 'make_room',
-           'close_idle', 'crowd_app', 'StaticGzip', 'serve_crowd']
+           'close_idle', 'not_post', 'crowd_app', 'StaticGzip', 'serve_crowd']
 
 # %% ../nbs/09b_crowd.ipynb #71ada8cb
 import asyncio, collections, contextlib, json, os, struct, threading, time, warnings
@@ -206,6 +206,12 @@ def close_idle(crowd, linger:float=60.):
         if context is not None and time.monotonic() - when > linger: context.close()
     crowd.forget(set(kernel_context.contexts))
 
+async def not_post(request):
+    "The JSON API's answer to any method but POST: 405, not the page-not-found of Solara's routes that follow it"
+    from starlette.responses import JSONResponse
+    return JSONResponse({'error': f'{request.method} is not how to ask {request.url.path}: POST a photo'}, status_code=405,
+                        headers={'Allow': 'POST'})
+
 def crowd_app(crowd, cull_idle:int=30):
     "The Starlette application of `webclassifier app`: Solara's routes (the page and its websocket guarded), and the API"
     global CROWD
@@ -218,6 +224,7 @@ def crowd_app(crowd, cull_idle:int=30):
     settings.theme.title, settings.theme.show_banner = 'What is it?', False
     routes = [Route('/', guarded_page), WebSocketRoute('/jupyter/api/kernels/{kernel_id}/{name}', guarded_kernel),
               Route('/api/predict', predict_endpoint(crowd.service, MAX_BYTES, crowd.max_per_address), methods=['POST']),
+              Route('/api/predict', not_post, methods=['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
               *[r for r in solara_starlette.routes if getattr(r, 'path', None) != '/']]
     @contextlib.asynccontextmanager
     async def lifespan(app):

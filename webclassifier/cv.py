@@ -12,7 +12,7 @@ import random, time
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, torch
-from .data import NEAR_COPY_BITS, perceptual_hashes, near_duplicates, readable_images
+from .data import NEAR_COPY_BITS, labelled_images, perceptual_hashes, near_duplicates, readable_images
 from .train import MAX_NEIGHBOURS, Recipe, train_classifier
 from .answers import is_sure
 from .unsure import (features_and_probs, image_features, keep_threshold, NearestNeighbourDetector,
@@ -78,8 +78,11 @@ def cross_validate(data:Path,            # folder with one sub-folder of images 
                    log=print,            # where to report progress and unreadable files
                    **recipe) -> dict:    # `train_classifier`'s settings (arch, epochs, size, bs, seed, lr, ...)
     "Train `n_folds` models, each checked on a fold of near-copy groups: each photo's out-of-fold prediction and similarities"
-    files = readable_images(data, log=log)
+    files = labelled_images(data, log=log)
     labels, groups = [f.parent.name for f in files], near_copy_groups(files, max_distance)
+    if len(set(groups)) < n_folds:  # a fold would have no photos to judge
+        raise ValueError(f'{data}: {len(files)} readable images in {len(set(groups))} groups of near-copies, too few for '
+                         f'{n_folds} folds: add photos, or cross-validate on fewer folds')
     folds = group_folds(labels, groups, n_folds, recipe.get('seed', Recipe.seed))
     others = readable_images(outside, log=log) if outside and Path(outside).is_dir() else []
     photos, outsiders, runs = [None]*len(files), [], []

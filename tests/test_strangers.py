@@ -205,6 +205,10 @@ def toy(tmp_path):
     calls.clear()
     return net, dls, items, truth, calls
 
+def recomputed(feats, truth) -> bool:
+    "Whether `feats` are `truth` computed again: photos computed in a batch of another size may differ in the last bits on some CPUs"
+    return torch.allclose(feats, truth, rtol=0, atol=1e-6)
+
 def test_feature_cache_keys_json_cannot_point_outside(tmp_path, toy):
     from webclassifier.features import cached_features, npy_bytes
     net, dls, items, truth, calls = toy
@@ -238,18 +242,19 @@ def test_feature_cache_crafted_files_are_computed_again(tmp_path, toy, kind):
     files = sorted((cache/'toy').glob('*.npy'))
     files[0].write_bytes(crafted_npy(kind))
     feats = cached_features(net, dls, items, 'toy', cache=cache)
-    assert torch.equal(feats, truth) and sum(calls) == 2  # that photo (and its mirror image) computed again, and only it
-    assert cached_features(net, dls, items, 'toy', cache=cache).equal(truth) and sum(calls) == 2  # and replaced
+    assert recomputed(feats, truth) and sum(calls) == 2  # that photo (and its mirror image) computed again, and only it
+    assert cached_features(net, dls, items, 'toy', cache=cache).equal(feats) and sum(calls) == 2  # and replaced
 
 def test_feature_cache_link_out_of_the_cache_is_replaced_not_followed(tmp_path, toy):
     from webclassifier.features import cached_features
     net, dls, items, truth, calls = toy
     cache = tmp_path/'truth'
     victim = sorted((cache/'toy').glob('*.npy'))[0]
-    outside = tmp_path/'precious.npy'; outside.write_bytes(victim.read_bytes())
+    precious = victim.read_bytes()
+    outside = tmp_path/'precious.npy'; outside.write_bytes(precious)
     victim.unlink(); victim.symlink_to(outside)
-    assert torch.equal(cached_features(net, dls, items, 'toy', cache=cache), truth) and sum(calls) == 2
-    assert not victim.is_symlink() and outside.read_bytes() == victim.read_bytes()
+    assert recomputed(cached_features(net, dls, items, 'toy', cache=cache), truth) and sum(calls) == 2
+    assert not victim.is_symlink() and victim.stat().st_size == len(precious) and outside.read_bytes() == precious  # not written through
 
 # --- 4. train --like: each setting of a card taken only with its type and range, before anything is trained
 

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['COMMANDS', 'log', 'gather', 'read_recipe', 'train', 'load_predictor', 'export_onnx', 'evaluate', 'runs', 'predict',
-           'clean', 'clean_copy', 'app', 'app_on_service', 'serve_model', 'command_parser', 'main']
+           'clean', 'clean_copy', 'app', 'app_on_voila', 'app_on_service', 'serve_model', 'command_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #aa2101d4
 import argparse, inspect, json as json_lib, sys, warnings
@@ -265,8 +265,7 @@ def app(model:str='export.pkl',   # exported learner to serve
         threads:int=0,            # threads the shared model runs on (solara; 0: the cores)
         model_url:str=None):      # ask the model service at this URL (`webclassifier serve-model`) instead of loading MODEL
     "Serve the app on MODEL at http://IP:PORT/: pages and the JSON API on one model (or, --server voila, a kernel per page)"
-    import os
-    from webclassifier.serve import APP_NOTEBOOK, check_model, serve_settings
+    from webclassifier.serve import check_model
     if server not in ('solara', 'voila'): raise SystemExit(f'app: --server {server}: choose solara or voila')
     negative = [f'--{k.replace("_", "-")} {v}' for k, v in dict(max_visitors=max_visitors, max_per_address=max_per_address,
                 page_idle=page_idle, cull_idle=cull_idle, threads=threads).items() if v < 0]
@@ -282,24 +281,26 @@ def app(model:str='export.pkl',   # exported learner to serve
         log(f'webclassifier: serving {served} to every page and POST /api/predict at http://{ip}:{port}/ (Ctrl-C stops it); '
             f'photos flagged "Wrong?" go to {flags_dir}')
         return serve_crowd(crowd, ip, port, cull_idle)
+    app_on_voila(served, runtime, flags_dir, flags_mb, ip, port, cull_idle, max_visitors, preheat, max_per_address, page_idle)
+
+# %% ../nbs/10_cli.ipynb #a7d1c5e2
+def app_on_voila(served:Path, runtime:str, flags_dir:Path, flags_mb:float, ip:str, port:int, cull_idle:int, max_visitors:int,
+                 preheat:bool, max_per_address:int, page_idle:int):
+    "`app --server voila`: the app notebook served by Voila, a kernel (and a model: `served`) per page"
+    import os
     from traitlets.config import Config
+    from webclassifier.serve import APP_NOTEBOOK, AppVoila, serve_settings
     # the app notebook's kernels read these
-    os.environ['WEBCLASSIFIER_MODEL'] = str(served)
-    os.environ['WEBCLASSIFIER_FLAGS'] = str(flags_dir.absolute())
+    os.environ['WEBCLASSIFIER_MODEL'], os.environ['WEBCLASSIFIER_FLAGS'] = str(served), str(flags_dir)
     os.environ['WEBCLASSIFIER_FLAGS_MB'], os.environ['WEBCLASSIFIER_RUNTIME'] = str(flags_mb), runtime
-    from webclassifier.serve import AppVoila
-    settings = serve_settings(cull_idle, max(1, cull_idle//3), max_visitors, preheat, runtime, max_per_address,
-                              page_idle)
-    config = Config(settings)
+    config = Config(serve_settings(cull_idle, max(1, cull_idle//3), max_visitors, preheat, runtime, max_per_address, page_idle))
     # these settings, not a voila.json lying around
     config.Voila.update(ip=ip, port=port, open_browser=False, config_file_paths=[])
     voila = AppVoila(config=config)
     voila.initialize([str(APP_NOTEBOOK)])
-    log(f'webclassifier: serving {os.environ["WEBCLASSIFIER_MODEL"]} at http://{ip}:{port}/ (Ctrl-C stops it); '
-        f'photos flagged "Wrong?" go to {os.environ["WEBCLASSIFIER_FLAGS"]}')
+    log(f'webclassifier: serving {served} at http://{ip}:{port}/ (Ctrl-C stops it); photos flagged "Wrong?" go to {flags_dir}')
     voila.start()
 
-# %% ../nbs/10_cli.ipynb #a7d1c5e2
 def app_on_service(model_url:str, ip:str, port:int, flags:str, flags_mb:float, max_visitors:int, max_per_address:int,
                    page_idle:int, cull_idle:int, server:str='solara'):
     "`app --model-url`: the app's pages and JSON API (Solara) asking the model service at `model_url`"

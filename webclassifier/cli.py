@@ -350,7 +350,7 @@ def command_parser(name:str) -> argparse.ArgumentParser:
         if p.default is True:  # fastcore makes only --no-flag: keep --flag working for commands written before
             flag = f'--{p.name.replace("_", "-")}'
             parser.add_argument(flag, dest=p.name, action='store_true', help=argparse.SUPPRESS)
-            off = next(a for a in parser._actions if a.dest == p.name and a.option_strings == [f'--no-{flag[2:]}'])
+            off = parser._option_string_actions[f'--no-{flag[2:]}']
             off.help = off.help.replace('(default: True)', '(on by default; this flag turns it off)')
     return parser
 

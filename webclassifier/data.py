@@ -109,7 +109,7 @@ def image_dataloaders(path:Path,              # one sub-folder of images per cla
     n_valid = int(valid_pct*len(files)) if valid is None else len(set(map(Path, valid)) & set(files))
     if valid is None and not n_valid:
         raise ValueError(f'{path}: {len(files)} readable images, too few to keep {valid_pct:.0%} of them for validation '
-                         f'(at least {math.ceil(1 / valid_pct - 1e-9)} needed)')
+                         f'(at least {math.ceil(1 / valid_pct)} needed)')
     n_train = len(files) - n_valid  # the splitter's cut
     # fastai drops the training set's last incomplete batch: with fewer photos than `bs` nothing would be trained
     bs = max(1, min(bs, n_train))

@@ -4,7 +4,8 @@ with an empty feature cache of its own (SCRATCH/cache: every photo's features ar
 `more` is a flags folder made with the app's `flag_photo`: the real sample photos (22 distinct pictures) of scikit-image and
 scikit-learn flagged "None of these". Its parameters cell keeps the defaults a person with internet uses; the run's own values are printed here and in
 benchmarks/out/retrain_notebook.txt, with every cell's time, the time from the end of training to the cleaner's widget
-shown (papermill's end times of the two cells), the kernel's peak resident memory, and what else ran on the machine.
+shown (papermill's end times of the two cells), the kernel's peak resident memory (overall and in each cell; anonymous and
+file-backed apart), what importing torch alone holds here, and what else ran on the machine.
 Usage: .venv/bin/python benchmarks/retrain_notebook.py [SCRATCH]"""
 import csv, datetime, functools, http.server, os, subprocess, sys, tempfile, threading, time
 from pathlib import Path
@@ -30,18 +31,40 @@ def stand_in_flags(flags:Path) -> Path:
         flag_photo(flags, f'{name}.jpg', buf.getvalue(), NONE_OF_THESE, {})
     return flags
 
-def kernel_peak():
-    "Start sampling the resident memory of this process's children (papermill's kernel) every 0.2 s; a function that stops and returns the peak"
+def resident(pid:int) -> tuple:
+    "Process `pid`'s resident memory in bytes: all of it, its anonymous part, its file-backed part (the libraries it mapped)"
+    fields = dict(line.split(':', 1) for line in Path(f'/proc/{pid}/status').read_text().splitlines() if line.startswith('Rss'))
+    anon, file, shmem = (int(fields[k].split()[0]) * 1024 for k in ('RssAnon', 'RssFile', 'RssShmem'))
+    return anon + file + shmem, anon, file
+
+def kernel_memory():
+    "Start sampling the resident memory of this process's largest child (papermill's kernel) every 0.1 s; a function that stops and returns the samples (UTC time, `resident`)"
     import psutil
-    peak, done = [0], threading.Event()
+    samples, done = [], threading.Event()
     def sample():
-        while not done.wait(0.2):
+        while not done.wait(0.1):
+            now = []
             for child in psutil.Process().children(recursive=True):
-                try: peak[0] = max(peak[0], child.memory_info().rss)
-                except psutil.Error: pass
+                try: now.append(resident(child.pid))
+                except (OSError, KeyError): pass  # ended meanwhile
+            if now: samples.append((datetime.datetime.now(datetime.timezone.utc), max(now)))
     thread = threading.Thread(target=sample, daemon=True); thread.start()
-    def stop(): done.set(); thread.join(); return peak[0]
+    def stop(): done.set(); thread.join(); return samples
     return stop
+
+def torch_baseline() -> str:
+    "What importing this machine's torch and torchvision alone holds, in a fresh process: the floor under the kernel's peak"
+    code = 'import os, torch, torchvision; print(torch.__version__)'
+    child = subprocess.Popen([sys.executable, '-c', code + '; input()'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    version = child.stdout.readline().strip()  # imported: measure it from outside, as the kernel is measured
+    mem = resident(child.pid); child.communicate('\n')
+    out = [version, *(b >> 20 for b in mem)]
+    return f'torch {out[0]} and torchvision imported alone, in a fresh process: {out[1]} MB resident ({out[2]} MB anonymous, {out[3]} MB file-backed)'
+
+def cell_peak_mb(cell, samples:list) -> float:
+    "The kernel's highest resident memory (MB) sampled while `cell` ran"
+    start = utc(cell.metadata['papermill']['start_time'])
+    return max((mem[0] for t, mem in samples if start <= t <= ended(cell)), default=0) / 2**20
 
 def others() -> list:
     "The other processes using the CPU now (percent over one second), busiest first: what else ran"
@@ -58,7 +81,12 @@ def others() -> list:
         except psutil.Error: pass
     return [f'{pct:5.0f}% {cmd}' for pct, cmd in sorted(busy, reverse=True) if pct >= 5][:5]
 
-def ended(cell) -> datetime.datetime: return datetime.datetime.fromisoformat(cell.metadata['papermill']['end_time'].rstrip('Z'))
+def utc(stamp:str) -> datetime.datetime:
+    "papermill's time `stamp` as an aware UTC datetime"
+    t = datetime.datetime.fromisoformat(stamp.rstrip('Z'))
+    return t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)
+
+def ended(cell) -> datetime.datetime: return utc(cell.metadata['papermill']['end_time'])
 
 def main(scratch:Path):
     scratch.mkdir(parents=True, exist_ok=True)
@@ -71,14 +99,15 @@ def main(scratch:Path):
                   report=str(scratch/'report'), more=str(flags))
     os.environ['WEBCLASSIFIER_CACHE'] = str(scratch/'cache')  # the kernel's: an empty feature cache
     before, load_before = others(), os.getloadavg()
-    start, peak = time.time(), kernel_peak()
+    start, memory = time.time(), kernel_memory()
     papermill.execute_notebook(ROOT/'nbs'/'retrain.ipynb', scratch/'run.ipynb', parameters=params, cwd=ROOT/'nbs', kernel_name='python3', progress_bar=False)
-    seconds, peak_mb = time.time() - start, peak() / 2**20
+    seconds, samples = time.time() - start, memory()
+    peak_mb, anon_mb, file_mb = (b / 2**20 for b in max(mem for _, mem in samples))
     load_after = os.getloadavg()
     nb = nbformat.read(scratch/'run.ipynb', as_version=4)
     nb.cells = [c for c in nb.cells if 'injected-parameters' not in c.metadata.get('tags', [])]  # the defaults stay in the saved notebook
     code = [c for c in nb.cells if c.cell_type == 'code']
-    steps = [(c.source.splitlines()[0][:60], c.metadata['papermill']['duration']) for c in code]
+    steps = [(c.source.splitlines()[0][:60], c.metadata['papermill']['duration'], cell_peak_mb(c, samples)) for c in code]
     trained = next(c for c in code if c.source.startswith('learn = train_and_export('))
     shown = next(c for c in code if c.source.startswith('cleaner = Cleaner(learn)'))
     to_cleaner = (ended(shown) - ended(trained)).total_seconds()
@@ -87,11 +116,12 @@ def main(scratch:Path):
     nbformat.write(nb, ROOT/'nbs'/'retrain.ipynb')
     subprocess.run([Path(sys.executable).parent/'nbdev-clean', '--fname', ROOT/'nbs'/'retrain.ipynb'], check=True)
     lines = [f'{len(photos)} photos served from {BEARS.resolve()} on 127.0.0.1', f'parameters: {params}; WEBCLASSIFIER_CACHE: an empty {scratch/"cache"}',
-             f'notebook run top to bottom in {seconds:.0f} s; the kernel peaked at {peak_mb:.0f} MB resident; '
+             f'notebook run top to bottom in {seconds:.0f} s; the kernel peaked at {peak_mb:.0f} MB resident ({anon_mb:.0f} MB anonymous, '
+             f'{file_mb:.0f} MB file-backed: the libraries it mapped); '
              f'the cleaner shown {to_cleaner:.1f} s after training ended',
              f'the machine (2 cores): load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; other processes busy before: '
-             + ('; '.join(before) or 'none')] + \
-            ['every code cell, in order:'] + [f'  {s:7.1f} s  {name}' for name, s in steps]
+             + ('; '.join(before) or 'none'), torch_baseline()] + \
+            ['every code cell, in order (its time; the kernel\'s peak while it ran):'] + [f'  {s:7.1f} s {mb:6.0f} MB  {name}' for name, s, mb in steps]
     out = ROOT/'benchmarks'/'out'/'retrain_notebook.txt'
     out.write_text('\n'.join(lines) + '\n'); print(out.read_text())
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from fastcore.parallel import parallel, defaults
-from .images import MAX_BYTES, ImageError, read_image
+from .images import MAX_BYTES, ImageError, read_image, rgb_image
 
 # %% ../nbs/03b_answers.ipynb #5fd9802a
 def answer(vocab:list,           # the model's classes
@@ -100,8 +100,7 @@ def seen_box(size:tuple, steps:dict) -> tuple:
 # %% ../nbs/03b_answers.ipynb #400717a1
 def seen_area(img:Image.Image, steps:dict) -> Image.Image:
     "The part of the PIL `img` the model saw, as it saw it: squashed (`steps['resize']`), then the centre cropped"
-    img = img if img.mode == 'RGB' else img.convert('RGB')
-    img = img.resize(tuple(steps['resize']), Image.Resampling[steps['resample']])
+    img = rgb_image(img).resize(tuple(steps['resize']), Image.Resampling[steps['resample']])
     (w, h), (cw, ch) = img.size, steps['crop']
     left, top = (w - cw) // 2, (h - ch) // 2
     return img.crop((left, top, left + cw, top + ch))

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'OPENING', 'DECODING', 'MAX_DECODED', 'SERVED_SIDE', 'SERVED_DECODED',
-           'ImageError', 'orientation', 'decoding_bytes', 'decode_image', 'over_limit', 'read_image', 'pixel_hash',
-           'encode_image']
+           'ImageError', 'orientation', 'decoding_bytes', 'decode_image', 'over_limit', 'read_image', 'rgb_image',
+           'pixel_hash', 'encode_image']
 
 # %% ../nbs/01a_images.ipynb #7cc785b7
 import hashlib, io, os, threading, warnings
@@ -88,6 +88,12 @@ def read_image(src, name:str=None, max_bytes:int=None, max_decoded:int=MAX_DECOD
     if max_bytes and len(data) > max_bytes: raise ImageError(over_limit(name, len(data), max_bytes))
     try: return decode_image(data, max_decoded, max_side).convert('RGB')
     except ImageError as e: raise ImageError(f'{name}: {e}') from None
+
+# %% ../nbs/01a_images.ipynb #b7d2e4f1
+def rgb_image(img:Image.Image) -> Image.Image:
+    "The PIL `img` decoded and in RGB, as the model takes it (a converted copy only if it is in another mode)"
+    img.load()  # `Image.open` decodes lazily
+    return img if img.mode == 'RGB' else img.convert('RGB')
 
 # %% ../nbs/01a_images.ipynb #99a6dfb0
 def pixel_hash(img:Image.Image) -> str:

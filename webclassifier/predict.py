@@ -18,6 +18,7 @@ from fastai.vision.core import PILImage, TensorImage
 from fastai.data.transforms import get_image_files
 from .train import L2Norm, class_metrics, confusion_counts, plot_confusion
 from .unsure import head_outputs
+from .images import rgb_image
 from .answers import NO_HEATMAP, answer, seen_area
 from .answers import predict_named  # also `from webclassifier.predict import`
 
@@ -91,7 +92,8 @@ class Predictor:
 
     def batch(self, images:list) -> torch.Tensor:
         "The model's input for the PIL `images` (a plain tensor: fastai's tensor subclasses slow every layer down)"
-        items = torch.stack([self.item_tfms(PILImage.create(im)) for im in images])
+        # decoded and in RGB (`rgb_image`), as fastai reads a file and as the twin takes any PIL image
+        items = torch.stack([self.item_tfms(PILImage.create(rgb_image(im))) for im in images])
         return self.batch_tfms(TensorImage(items)).as_subclass(torch.Tensor)
 
     def predict_images(self, images:list, explain:bool=False) -> list:

@@ -4,12 +4,13 @@
 
 # %% auto #0
 __all__ = ['MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'OPENING', 'DECODING', 'MAX_DECODED', 'SERVED_SIDE', 'SERVED_DECODED',
-           'ImageError', 'orientation', 'decoding_bytes', 'decode_image', 'over_limit', 'read_image', 'rgb_image',
+           'ImageError', 'orientation', 'decoding_bytes', 'decode_image', 'rgb_image', 'over_limit', 'read_image',
            'pixel_hash', 'encode_image']
 
 # %% ../nbs/01a_images.ipynb #7cc785b7
 import hashlib, io, os, threading, warnings
 from pathlib import Path
+import numpy as np
 from PIL import Image, ImageOps
 from pillow_heif import register_heif_opener
 
@@ -73,6 +74,18 @@ def decode_image(data:bytes,
     img.format = fmt
     return img
 
+# %% ../nbs/01a_images.ipynb #b7d2e4f1
+def rgb_image(img:Image.Image) -> Image.Image:
+    "The PIL `img` decoded, upright, in 8-bit RGB: what the model takes; an `ImageError` if it can't be read or is empty"
+    try: img.load()  # `Image.open` reads only the header
+    except Exception as e: raise ImageError(f'cannot be read ({str(e) or "closed before it was decoded?"})') from None
+    if not img.width or not img.height: raise ImageError(f'an empty image ({img.width}x{img.height})')
+    if img.getexif().get(0x0112, 1) not in (0, 1): img = ImageOps.exif_transpose(img)  # `decode_image` turned its own
+    # 16-bit grey (or 32-bit with values past 8 bits): its top 8 bits
+    if img.mode.startswith('I;16') or (img.mode == 'I' and img.getextrema()[1] > 255):
+        img = Image.fromarray((np.asarray(img).astype(np.int64) >> 8).clip(0, 255).astype(np.uint8))
+    return img if img.mode == 'RGB' else img.convert('RGB')
+
 # %% ../nbs/01a_images.ipynb #f87e7368
 def over_limit(name:str, nbytes:int, max_bytes:int) -> str:
     "The one-line message for the file `name` of `nbytes` bytes, over the `max_bytes` limit"
@@ -86,14 +99,8 @@ def read_image(src, name:str=None, max_bytes:int=None, max_decoded:int=MAX_DECOD
     except OSError as e: raise ImageError(f'{name}: {e.strerror or e}') from None
     if not data: raise ImageError(f'{name}: empty file')
     if max_bytes and len(data) > max_bytes: raise ImageError(over_limit(name, len(data), max_bytes))
-    try: return decode_image(data, max_decoded, max_side).convert('RGB')
+    try: return rgb_image(decode_image(data, max_decoded, max_side))
     except ImageError as e: raise ImageError(f'{name}: {e}') from None
-
-# %% ../nbs/01a_images.ipynb #b7d2e4f1
-def rgb_image(img:Image.Image) -> Image.Image:
-    "The PIL `img` decoded and in RGB, as the model takes it (a converted copy only if it is in another mode)"
-    img.load()  # `Image.open` decodes lazily
-    return img if img.mode == 'RGB' else img.convert('RGB')
 
 # %% ../nbs/01a_images.ipynb #99a6dfb0
 def pixel_hash(img:Image.Image) -> str:

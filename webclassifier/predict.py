@@ -19,7 +19,7 @@ from fastai.data.transforms import get_image_files
 from .train import L2Norm, class_metrics, confusion_counts, plot_confusion
 from .unsure import head_outputs
 from .images import rgb_image
-from .answers import NO_HEATMAP, answer, seen_area
+from .answers import NO_HEATMAP, answer, pil_images, seen_area
 from .answers import predict_named  # also `from webclassifier.predict import`
 
 # %% ../nbs/06_predict.ipynb #d5202ca9
@@ -100,6 +100,7 @@ class Predictor:
         "Label, probability, all probabilities (highest first) and whether it is sure, for each of the PIL `images`"
         # `explain`: and `heatmap`, where it looked (rows of numbers in [0, 1] over the part of the photo it saw)
         if explain and self.why_no_heatmap: raise ValueError(self.why_no_heatmap)
+        images = pil_images(images)
         if not images: return []
         with torch.inference_mode():
             weights = self.weights if explain else None

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from .files import atomic_write, sha256_file
-from .answers import NO_HEATMAP, answer, in_threads, is_sure, seen_area
+from .answers import NO_HEATMAP, answer, in_threads, is_sure, pil_images, seen_area
 
 # %% ../nbs/06b_twin.ipynb #2a4e49bc
 RUNTIMES = ('fastai', 'onnx')  # the pickle run by fastai, or its twin run by ONNX Runtime
@@ -102,6 +102,7 @@ def check_twin(fname:Path) -> dict:
     card_fn = fname.with_name('model_card.json')
     remake = f'make it with: webclassifier export-onnx --model {fname.with_suffix(".pkl")}'
     if not fname.is_file(): raise ValueError(f'{fname}: no such twin ({remake})')
+    if not card_fn.is_file(): raise ValueError(f'{fname}: no {card_fn.name} beside it (copy the model card with its twin)')
     card = json.loads(card_fn.read_text()) if card_fn.is_file() else {}
     twin = card.get('twin') or {}
     if twin.get('sha256') != sha256_file(fname) or twin.get('pickle_sha256') != card.get('sha256'):
@@ -152,6 +153,7 @@ class TwinPredictor:
         "Label, probability, all probabilities (highest first) and whether it is sure, for each of the PIL `images`"
         # `explain`: and `heatmap`, where it looked (rows of numbers in [0, 1] over the part of the photo it saw)
         if explain and self.why_no_heatmap: raise ValueError(self.why_no_heatmap)
+        images = pil_images(images)
         if not images: return []
         outputs = ['logits', 'similarity'] + (['cam'] if explain else [])
         logits, similarity, *maps = self.session.run(outputs, {'image': self.batch(images)})
@@ -167,8 +169,11 @@ def load_predictor(model:Path='export.pkl', runtime:str='fastai'):
     if runtime != 'fastai': raise ValueError(f'{runtime}: no such runtime (choose one of {", ".join(RUNTIMES)})')
     if not Path(model).is_file():
         raise ValueError(f'{model}: no such model file (make one with: webclassifier train DATA_DIR --out {model})')
+    if Path(model).suffix == '.onnx': raise ValueError(f"{model}: an ONNX twin: load it with runtime='onnx' (fastai loads the .pkl)")
     try: from webclassifier.predict import Predictor
     except ImportError as e:
         raise ValueError(f'the fastai runtime needs torch and fastai ({e}): pip install "webclassifier[train]", '
                          'or use the onnx runtime') from None
-    return Predictor.load(model)
+    import pickle
+    try: return Predictor.load(model)
+    except (pickle.UnpicklingError, EOFError) as e: raise ValueError(f'{model}: not a model exported by fastai ({e})') from None

@@ -205,9 +205,9 @@ def clean(data_dir:str,            # folder with one sub-folder of images per cl
           max_distance:int=None):
     "List the photos of DATA_DIR the model finds hardest (highest loss) and the near-copies, for review; moves nothing"
     from webclassifier.clean import hardest_images, out_of_fold_hardest, duplicate_pairs
-    from webclassifier.files import atomic_write
+    from webclassifier.files import atomic_write, folder_problem
     from webclassifier.data import NEAR_COPY_BITS, readable_images
-    if not Path(data_dir).is_dir(): raise SystemExit(f'clean: {data_dir}: no such folder')
+    if why := folder_problem(data_dir): raise SystemExit(f'clean: {data_dir}: {why}')
     files = readable_images(data_dir, log=lambda line: log(f'clean: {line}'))
     if not files: raise SystemExit(f'clean: {data_dir}: no readable images (expected one sub-folder of images per class)')
     folds_file = Path(model).with_suffix('.cv.json')

@@ -18,6 +18,7 @@ from fastai.data.transforms import get_image_files, parent_label, RandomSplitter
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import RandomResizedCrop, aug_transforms
 from fastai.vision.core import PILImage, imagenet_stats
+from .files import folder_problem
 from .images import ImageError, read_image
 
 # %% ../nbs/02_data.ipynb #f3b50f5e
@@ -38,7 +39,7 @@ def readable_images(path:Path, n_workers:int=2, log=print) -> list:
 
 def labelled_images(path:Path, log=print) -> list:
     "`readable_images` of a data set: a one-line `ValueError` unless `path` is a folder with images of two classes or more"
-    if not Path(path).is_dir(): raise ValueError(f'{path}: no such folder')
+    if why := folder_problem(path): raise ValueError(f'{path}: {why}')
     files = readable_images(path, log=log)
     if not files: raise ValueError(f'{path}: no readable images (expected one sub-folder of images per class)')
     classes = sorted({f.parent.name for f in files})

@@ -17,7 +17,7 @@ from PIL import Image
 from fastcore.parallel import parallel
 from .images import MAX_BYTES, EXTENSIONS, ImageError, decode_image, encode_image, pixel_hash
 from .images import read_image  # pickles made before 01a_images name webclassifier.download.read_image
-from .files import atomic_write, check_label, is_inside, read_manifest, write_manifest
+from .files import atomic_write, check_label, folder_problem, is_inside, read_manifest, write_manifest
 
 # %% ../nbs/01c_download.ipynb #2288a67c
 USER_AGENT = ('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) '
@@ -194,7 +194,7 @@ def folder_items(src:Path, labels:list=None) -> list:
     "Items (label, query, `file://` url) for the files in each sub-folder of `src`, its label; only `labels` if given"
     # a link that leads out of `src` (a file or a whole class folder) is refused: it would import files from elsewhere
     src = Path(src).absolute()
-    if not src.is_dir(): raise ValueError(f'{src}: no such folder')
+    if why := folder_problem(src): raise ValueError(f'{src}: {why}')
     folders = [d for d in sorted(src.iterdir())
                if d.is_dir() and d.name[0] not in '._' and (not labels or d.name in labels)]
     files = [(d.name, f) for d in folders for f in sorted(d.rglob('*')) if f.is_file() and not f.name.startswith('.')]

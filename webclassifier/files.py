@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['UMASK', 'FORMULA_START', 'MANIFEST_FIELDS', 'atomic_write', 'file_stamp', 'sha256_file', 'csv_cell', 'csv_text',
-           'write_manifest', 'read_manifest', 'check_label', 'is_inside']
+           'write_manifest', 'read_manifest', 'check_label', 'is_inside', 'folder_problem']
 
 # %% ../nbs/01b_files.ipynb #4f01f70a
 import csv, hashlib, io, os, tempfile
@@ -83,3 +83,9 @@ def check_label(label:str) -> str:
 def is_inside(path:Path, folder:Path) -> bool:
     "Is `path`, its links and `..` resolved, `folder` itself or under it?"
     return Path(path).resolve().is_relative_to(Path(folder).resolve())
+
+# %% ../nbs/01b_files.ipynb #d9f2b4c7
+def folder_problem(path:Path) -> str:
+    "Why `path` is not a folder to read from ('no such folder', or a file's 'a file, not a folder'); None if it is one"
+    path = Path(path)
+    return None if path.is_dir() else 'a file, not a folder' if path.exists() else 'no such folder'

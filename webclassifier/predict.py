@@ -18,6 +18,7 @@ from fastai.vision.core import PILImage, TensorImage
 from fastai.data.transforms import get_image_files
 from .train import L2Norm, class_metrics, confusion_counts, plot_confusion
 from .unsure import head_outputs
+from .files import folder_problem
 from .images import rgb_image
 from .answers import NO_HEATMAP, answer, pil_images, seen_area
 from .answers import predict_named  # also `from webclassifier.predict import`
@@ -131,7 +132,7 @@ def show_heatmap(img:Image.Image,  # the photo, as the predictor was given it
 def labelled_photos(folder:Path, vocab:list) -> tuple:
     "`(label, path)` for the images in `folder`'s class sub-folders (named in `vocab`), and a line per group left out"
     folder, photos, left_out = Path(folder), [], {}
-    if not folder.is_dir(): raise ValueError(f'{folder}: no such folder')
+    if why := folder_problem(folder): raise ValueError(f'{folder}: {why}')
     for fn in get_image_files(folder):
         parts = fn.relative_to(folder).parts
         if len(parts) > 1 and parts[0] in vocab: photos.append((parts[0], fn))

@@ -46,7 +46,8 @@ def decoding_bytes(img:Image.Image, # opened, not yet decoded
     "Bytes `img` takes in memory at its peak while it is read: its decoded pixels, and (`copies`) its RGB and rotated copies"
     depth = 1 if img.mode in ('1', 'L', 'P') else 2 if img.mode.startswith('I;16') else 4  # PIL keeps RGB in 4 bytes too
     turned = orientation(img) not in (0, 1)
-    return img.width * img.height * (depth + 4 * copies * ((img.mode != 'RGB') + turned))
+    to_8_bits = depth if img.mode.startswith('I') else 0  # 16- and 32-bit grey: the array `rgb_image` shifts to 8 bits
+    return img.width * img.height * (depth + copies * (4 * ((img.mode != 'RGB') + turned) + to_8_bits))
 
 def decode_image(data:bytes,
                  max_decoded:int=MAX_DECODED, # most bytes it may take while it is read (`decoding_bytes`)
@@ -83,7 +84,8 @@ def rgb_image(img:Image.Image) -> Image.Image:
     if img.getexif().get(0x0112, 1) not in (0, 1): img = ImageOps.exif_transpose(img)  # `decode_image` turned its own
     # 16-bit grey (or 32-bit with values past 8 bits): its top 8 bits
     if img.mode.startswith('I;16') or (img.mode == 'I' and img.getextrema()[1] > 255):
-        img = Image.fromarray((np.asarray(img).astype(np.int64) >> 8).clip(0, 255).astype(np.uint8))
+        top = np.array(img); top >>= 8  # in place: one copy of the pixels (`decoding_bytes` counts it)
+        img = Image.fromarray(np.clip(top, 0, 255, out=top).astype(np.uint8))
     return img if img.mode == 'RGB' else img.convert('RGB')
 
 # %% ../nbs/01a_images.ipynb #f87e7368

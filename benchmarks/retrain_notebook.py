@@ -1,11 +1,13 @@
 """Run `nbs/retrain.ipynb` for real, offline, and save its outputs into it: the 416 bear photos of ../shared/data/bears
 served on 127.0.0.1 as the `urls` list, EfficientNet-Lite0 (offline weights), everything written to a scratch folder,
-with an empty feature cache of its own (SCRATCH/cache: every photo's features are computed in the run).
+with an empty feature cache of its own (SCRATCH/now/cache: every photo's features are computed in the run).
 `more` is a flags folder made with the app's `flag_photo`: the real sample photos (22 distinct pictures) of scikit-image and
 scikit-learn flagged "None of these". Its parameters cell keeps the defaults a person with internet uses; the run's own values are printed here and in
 benchmarks/out/retrain_notebook.txt, with every cell's time, the time from the end of training to the cleaner's widget
 shown (papermill's end times of the two cells), the kernel's peak resident memory (overall and in each cell; anonymous and
-file-backed apart), what importing torch alone holds here, and what else ran on the machine.
+file-backed apart), what importing torch alone holds here, and what else ran on the machine. In the same run, the
+notebook and library before issue 30 (BEFORE, checked out in a git worktree, its webclassifier first on the kernel's
+PYTHONPATH) run the same way after today's, and the ratios are printed.
 Usage: .venv/bin/python benchmarks/retrain_notebook.py [SCRATCH]"""
 import csv, datetime, functools, http.server, os, subprocess, sys, tempfile, threading, time
 from pathlib import Path
@@ -88,6 +90,42 @@ def utc(stamp:str) -> datetime.datetime:
 
 def ended(cell) -> datetime.datetime: return utc(cell.metadata['papermill']['end_time'])
 
+BEFORE = 'c7a0f60'  # the notebook and library before issue 30, run beside today's for the ratios
+
+def run_notebook(root:Path, scratch:Path, urls:Path, flags:Path) -> dict:
+    "Run `root`'s nbs/retrain.ipynb on `urls` into `scratch`, its kernel importing `root`'s webclassifier, with an empty feature cache"
+    params = dict(urls=str(urls), allow_local=True, arch='efficientnet_lite0', data=str(scratch/'data'), model=str(scratch/'models'/'export.pkl'),
+                  report=str(scratch/'report'), more=str(flags))
+    scratch.mkdir(parents=True, exist_ok=True)
+    os.environ['WEBCLASSIFIER_CACHE'] = str(scratch/'cache')  # the kernel's: an empty feature cache
+    os.environ['PYTHONPATH'] = str(root)  # the kernel's webclassifier: `root`'s, before the installed one
+    start, memory = time.time(), kernel_memory()
+    papermill.execute_notebook(root/'nbs'/'retrain.ipynb', scratch/'run.ipynb', parameters=params, cwd=root/'nbs', kernel_name='python3', progress_bar=False)
+    seconds, samples = time.time() - start, memory()
+    del os.environ['PYTHONPATH']
+    nb = nbformat.read(scratch/'run.ipynb', as_version=4)
+    nb.cells = [c for c in nb.cells if 'injected-parameters' not in c.metadata.get('tags', [])]  # the defaults stay in the saved notebook
+    code = [c for c in nb.cells if c.cell_type == 'code']
+    trained = next(c for c in code if c.source.startswith('learn = train_and_export('))
+    shown = next(c for c in code if c.source.startswith('cleaner = Cleaner(learn)'))
+    return dict(params=params, nb=nb, seconds=seconds, memory=[b / 2**20 for b in max(mem for _, mem in samples)],
+                to_cleaner=(ended(shown) - ended(trained)).total_seconds(),
+                steps=[(c.source.splitlines()[0][:60], c.metadata['papermill']['duration'], cell_peak_mb(c, samples)) for c in code])
+
+def summary(r:dict) -> list:
+    "The lines of a `run_notebook` result: the whole run, then every cell"
+    peak, anon, file = r['memory']
+    return [f'notebook run top to bottom in {r["seconds"]:.0f} s; the kernel peaked at {peak:.0f} MB resident ({anon:.0f} MB anonymous, '
+            f'{file:.0f} MB file-backed: the libraries it mapped); the cleaner shown {r["to_cleaner"]:.1f} s after training ended',
+            'every code cell, in order (its time; the kernel\'s peak while it ran):'] + [f'  {s:7.1f} s {mb:6.0f} MB  {name}' for name, s, mb in r['steps']]
+
+def save_outputs(nb):
+    "Save the run's outputs into nbs/retrain.ipynb, cleaned as nbdev-clean cleans it"
+    for c in nb.cells: c.metadata = {'tags': c.metadata['tags']} if c.metadata.get('tags') else {}
+    nb.metadata = {'kernelspec': nb.metadata['kernelspec']}
+    nbformat.write(nb, ROOT/'nbs'/'retrain.ipynb')
+    subprocess.run([Path(sys.executable).parent/'nbdev-clean', '--fname', ROOT/'nbs'/'retrain.ipynb'], check=True)
+
 def main(scratch:Path):
     scratch.mkdir(parents=True, exist_ok=True)
     server = serve(BEARS)
@@ -95,33 +133,22 @@ def main(scratch:Path):
     with open(scratch/'urls.csv', 'w', newline='') as f:
         csv.writer(f).writerows([('label', 'url')] + [(p.parent.name, f'http://127.0.0.1:{server.server_port}/{p.parent.name}/{p.name}') for p in photos])
     flags = stand_in_flags(scratch/'flagged')
-    params = dict(urls=str(scratch/'urls.csv'), allow_local=True, arch='efficientnet_lite0', data=str(scratch/'data'), model=str(scratch/'models'/'export.pkl'),
-                  report=str(scratch/'report'), more=str(flags))
-    os.environ['WEBCLASSIFIER_CACHE'] = str(scratch/'cache')  # the kernel's: an empty feature cache
     before, load_before = others(), os.getloadavg()
-    start, memory = time.time(), kernel_memory()
-    papermill.execute_notebook(ROOT/'nbs'/'retrain.ipynb', scratch/'run.ipynb', parameters=params, cwd=ROOT/'nbs', kernel_name='python3', progress_bar=False)
-    seconds, samples = time.time() - start, memory()
-    peak_mb, anon_mb, file_mb = (b / 2**20 for b in max(mem for _, mem in samples))
+    now = run_notebook(ROOT, scratch/'now', scratch/'urls.csv', flags)  # first: any warming of the disk's cache favours the old one
+    subprocess.run(['git', '-C', ROOT, 'worktree', 'add', '--detach', '-f', scratch/'before', BEFORE], check=True, capture_output=True)
+    try: old = run_notebook(scratch/'before', scratch/'old', scratch/'urls.csv', flags)
+    finally: subprocess.run(['git', '-C', ROOT, 'worktree', 'remove', '--force', scratch/'before'], check=True)
     load_after = os.getloadavg()
-    nb = nbformat.read(scratch/'run.ipynb', as_version=4)
-    nb.cells = [c for c in nb.cells if 'injected-parameters' not in c.metadata.get('tags', [])]  # the defaults stay in the saved notebook
-    code = [c for c in nb.cells if c.cell_type == 'code']
-    steps = [(c.source.splitlines()[0][:60], c.metadata['papermill']['duration'], cell_peak_mb(c, samples)) for c in code]
-    trained = next(c for c in code if c.source.startswith('learn = train_and_export('))
-    shown = next(c for c in code if c.source.startswith('cleaner = Cleaner(learn)'))
-    to_cleaner = (ended(shown) - ended(trained)).total_seconds()
-    for c in nb.cells: c.metadata = {'tags': c.metadata['tags']} if c.metadata.get('tags') else {}
-    nb.metadata = {'kernelspec': nb.metadata['kernelspec']}
-    nbformat.write(nb, ROOT/'nbs'/'retrain.ipynb')
-    subprocess.run([Path(sys.executable).parent/'nbdev-clean', '--fname', ROOT/'nbs'/'retrain.ipynb'], check=True)
-    lines = [f'{len(photos)} photos served from {BEARS.resolve()} on 127.0.0.1', f'parameters: {params}; WEBCLASSIFIER_CACHE: an empty {scratch/"cache"}',
-             f'notebook run top to bottom in {seconds:.0f} s; the kernel peaked at {peak_mb:.0f} MB resident ({anon_mb:.0f} MB anonymous, '
-             f'{file_mb:.0f} MB file-backed: the libraries it mapped); '
-             f'the cleaner shown {to_cleaner:.1f} s after training ended',
+    save_outputs(now['nb'])
+    ratio = lambda a, b: f'{a:.1f} -> {b:.1f}: {a / b:.2f}x'
+    lines = [f'{len(photos)} photos served from {BEARS.resolve()} on 127.0.0.1; each run with an empty feature cache of its own',
              f'the machine (2 cores): load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; other processes busy before: '
-             + ('; '.join(before) or 'none'), torch_baseline()] + \
-            ['every code cell, in order (its time; the kernel\'s peak while it ran):'] + [f'  {s:7.1f} s {mb:6.0f} MB  {name}' for name, s, mb in steps]
+             + ('; '.join(before) or 'none'), torch_baseline(),
+             f'before issue 30 (commit {BEFORE}, its notebook and webclassifier) against now, in this one run:',
+             f'  time top to bottom, s: {ratio(old["seconds"], now["seconds"])} faster',
+             f'  the kernel\'s peak resident, MB: {ratio(old["memory"][0], now["memory"][0])} as much before as now',
+             f'  from the end of training to the cleaner shown, s: {ratio(old["to_cleaner"], now["to_cleaner"])} faster',
+             '', f'now: parameters {now["params"]}'] + summary(now) + ['', f'before ({BEFORE}): parameters {old["params"]}'] + summary(old)
     out = ROOT/'benchmarks'/'out'/'retrain_notebook.txt'
     out.write_text('\n'.join(lines) + '\n'); print(out.read_text())
 

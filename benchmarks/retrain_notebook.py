@@ -15,6 +15,8 @@ import nbformat, papermill
 
 ROOT = Path(__file__).absolute().parent.parent
 BEARS = ROOT.parent/'shared'/'data'/'bears'
+sys.path.insert(1, str(ROOT/'tests'))
+from servers import poll_shell_in_short_waits
 
 def serve(folder:Path) -> http.server.ThreadingHTTPServer:
     "`folder`'s files over HTTP on 127.0.0.1, in a thread"
@@ -99,6 +101,7 @@ def run_notebook(root:Path, scratch:Path, urls:Path, flags:Path) -> dict:
     scratch.mkdir(parents=True, exist_ok=True)
     os.environ['WEBCLASSIFIER_CACHE'] = str(scratch/'cache')  # the kernel's: an empty feature cache
     os.environ['PYTHONPATH'] = str(root)  # the kernel's webclassifier: `root`'s, before the installed one
+    poll_shell_in_short_waits()  # a reply whose wake-up the poll missed (jupyter/nbclient#312) is read within 2 s, not never
     start, memory = time.time(), kernel_memory()
     papermill.execute_notebook(root/'nbs'/'retrain.ipynb', scratch/'run.ipynb', parameters=params, cwd=root/'nbs', kernel_name='python3', progress_bar=False)
     seconds, samples = time.time() - start, memory()

@@ -115,3 +115,29 @@ def upload(page, path:Path, wait_for:str):
     fc.value.set_files(str(path))
     page.wait_for_function(f"document.querySelectorAll('.wc-file, .wc-error').length > {before}", timeout=UPLOAD_TIMEOUT)
     return page.locator('.wc-result, .wc-error', has_text=wait_for).first
+
+# nbclient waits for a cell's reply in one `poll` of the shell socket, as long as the cell's timeout. When the asyncio
+# poll misses the socket's wake-up (jupyter/nbclient#312: seen here under load, at the cleaner's widget cell), the reply
+# sits unread until that poll times out and looks again (pyzmq's `_AsyncPoller.poll` checks once more when it times
+# out): 600 s of an idle kernel. Waiting in short polls makes that second look come within `SHELL_POLL` seconds.
+SHELL_POLL = 2.
+missed_wakeups = []  # the time of each reply found only when a short poll timed out
+
+def poll_shell_in_short_waits(set_attribute=setattr):
+    "Make jupyter_client's async channels wait for a message in polls of at most `SHELL_POLL` seconds (up to the caller's timeout)"
+    # `set_attribute`: pytest's `monkeypatch.setattr` to undo it after a test; the builtin for the rest of the process
+    from queue import Empty
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    get_msg = AsyncZMQSocketChannel.get_msg
+    async def get_msg_in_short_waits(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = SHELL_POLL if deadline is None else max(0, min(SHELL_POLL, deadline - time.monotonic()))
+            start = time.monotonic()
+            try: msg = await get_msg(self, timeout=wait)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline: raise
+                continue
+            if time.monotonic() - start >= wait > 0: missed_wakeups.append(time.time())  # found by the poll's last look
+            return msg
+    set_attribute(AsyncZMQSocketChannel, 'get_msg', get_msg_in_short_waits)

@@ -1,7 +1,7 @@
 "`nbs/retrain.ipynb` run top to bottom by papermill, as a person reruns it with their own settings: two classes, photos from a loopback server"
 import csv, json, os, shutil, tempfile, time
 import nbformat, papermill
-from servers import ImageSite, ROOT, SAMPLE, body
+from servers import ImageSite, ROOT, SAMPLE, body, missed_wakeups, poll_shell_in_short_waits
 from webclassifier.clean import read_log
 from webclassifier.pipeline import read_runs
 
@@ -59,12 +59,13 @@ def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path, 
     monkeypatch.setenv('WEBCLASSIFIER_CACHE', cache)
     notebook = counted(ROOT/'nbs'/'retrain.ipynb', tempfile.mkdtemp() + '/retrain.ipynb')
     before, start = files_under(ROOT), time.time()
+    poll_shell_in_short_waits(monkeypatch.setattr)  # a reply whose wake-up is missed is read within 2 s, not after 600
     with ImageSite(photos) as site:
         with open(tmp_path/'urls.csv', 'w', newline='') as f:
             csv.writer(f).writerows([('label', 'url')] + [(path.split('/')[1], site.base + path) for path in photos])
         papermill.execute_notebook(notebook, tmp_path/'run.ipynb', parameters=params, cwd=ROOT/'nbs',
                                    kernel_name='python3', progress_bar=False, execution_timeout=600)
-    print(f'retrain notebook ran in {time.time() - start:.0f} s')
+    print(f'retrain notebook ran in {time.time() - start:.0f} s; replies found when a poll timed out: {len(missed_wakeups)}')
     shutil.rmtree(cache)
 
     # it wrote only into data, the model's folder and report

@@ -86,12 +86,15 @@ def rgb_image(img:Image.Image) -> Image.Image:
     if img.mode.startswith('I;16') or (img.mode == 'I' and img.getextrema()[1] > 255):
         top = np.array(img); top >>= 8  # in place: one copy of the pixels (`decoding_bytes` counts it)
         img = Image.fromarray(np.clip(top, 0, 255, out=top).astype(np.uint8))
-    return img if img.mode == 'RGB' else img.convert('RGB')
+    if img.mode in ('La', 'RGBa'): img = img.convert(img.mode.upper())  # premultiplied alpha: PIL goes to RGB from LA, RGBA
+    try: return img if img.mode == 'RGB' else img.convert('RGB')
+    except ValueError as e: raise ImageError(f'cannot be made RGB ({e})') from None
 
 # %% ../nbs/01a_images.ipynb #f87e7368
 def over_limit(name:str, nbytes:int, max_bytes:int) -> str:
     "The one-line message for the file `name` of `nbytes` bytes, over the `max_bytes` limit"
-    return f'{name}: {nbytes/1e6:.1f} MB is over the {max_bytes/1e6:.0f} MB limit'
+    in_mb = lambda n, digits: f'{n/1e6:{digits}} MB' if n >= 100_000 else f'{n:,} bytes'  # not "0 MB" for a small limit
+    return f'{name}: {in_mb(nbytes, ".1f")} is over the {in_mb(max_bytes, "g")} limit'
 
 # %% ../nbs/01a_images.ipynb #cd1589bd
 def read_image(src, name:str=None, max_bytes:int=None, max_decoded:int=MAX_DECODED, max_side:int=None) -> Image.Image:

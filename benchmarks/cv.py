@@ -18,7 +18,6 @@ ROOT = Path(__file__).parent.parent
 OUT = ROOT/'benchmarks'/'out'/'cv'
 sys.path.insert(0, str(Path(__file__).parent))
 from shipped import shipped_card, card_data, output_file
-TRAIN_KEYS = ('recipe', 'arch', 'epochs', 'size', 'pretrained', 'bs', 'seed', 'lr', 'C')  # the settings `train_classifier` takes
 
 def write_ood(folder:Path) -> Path:
     "The out-of-class set of ood_set.py as PNG files named `kind-name.png` in `folder`"
@@ -28,7 +27,8 @@ def write_ood(folder:Path) -> Path:
 
 def card_settings(card:dict) -> dict:
     "The training settings of the shipped model's card, as it records what was done, in `train_classifier`'s keywords"
-    return {k: card[k] for k in TRAIN_KEYS if k in card}
+    from webclassifier.train import Recipe
+    return Recipe.from_card(card).training
 
 def shipped_report(cv:dict, card:dict) -> dict:
     "`cv_report` with the card's calibration (keep, k, per class, class means, halfway to the outside photos)"

@@ -5,12 +5,18 @@
 The pointing game: 100 composites, each a 2 x 2 grid of 224 px square tiles (each image's centre square, resized): one
 bear photo from ../shared/data/bears-elsewhere (photos from other scrapes, never trained on; drawn at random from its
 three class folders) and three images of none of the classes from benchmarks/ood_set.py (its photos, their crops and its
-faces: not its synthetic noise and stripes), the bear's tile at a random place; seed 0 (seeds 1-9: the spread, and all
-1,000 composites of seeds 0-9 pooled, with a 95 % Wilson interval). A hit:
-the highest place of the map, taken back to the composite through the centre crop the model saw (`seen_box`), falls in
-the bear's tile. Chance: 25 %. Two maps: the answer's (the predicted class's, what the app and `predict --explain` show),
-and the bear's own class's (computed here from the body's output: the pointing game as Zhang et al. 2016 define it).
-The answer's map is also scored apart for the answers the app is sure of and those it says "not sure" of.
+faces: not its synthetic noise and stripes), the bear's tile at a random place. A hit: the highest place of the
+answer's map (the predicted class's, what the app and `predict --explain` show), taken back to the composite through
+the centre crop the model saw (`seen_box`), falls in the bear's tile. Chance: 25 %.
+The shipped probe learnt all of ood_set.py's images as its outside class (the recipe's `outside_class`), so it is not
+scored on them: ood_set.py's sources are split in two halves (its photos, each with its crops, and its faces, by
+turns), and the composites of each half are scored by the shipped recipe fitted again with the other half (and the
+synthetic images) as its outside photos, which on all of them gives the shipped probe (checked). The same composites
+are scored by the recipe before the outside class (`outside_class=False`), in this run. Seed 0 of each half, and seeds
+0-9 of both (2,000 composites) pooled, with a 95 % Wilson interval. Across kinds, a harder test of what the outside class learns:
+the composites of faces scored with photos and crops learnt, and those of photos and crops with faces learnt. Also: the bear's own class's map (the pointing game
+as Zhang et al. 2016 define it), and the answer's map apart for the answers the app is sure of and those it says "not
+sure" of. The runtimes' maps are compared on the shipped model (seed 0, composites of all the images).
 
 The map's extra time per photo: each of the bear photos answered alone (`predict_images([photo])`, decoded beforehand),
 with and without its map, alternately, the best of 5 of each; the median over photos of the difference. fastai: the
@@ -22,17 +28,18 @@ The overlay the app draws (`heatmap_overlay`) is timed on its own too.
 """
 import shutil, statistics, sys, tempfile, time
 from pathlib import Path
-import numpy as np
+import numpy as np, torch
 from PIL import Image, ImageOps
 from scipy.stats import binomtest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(1, str(Path(__file__).parent.parent/'tests'))  # old_twin: a twin as made before maps, as the tests make it
 from ood_set import ood_images
-from shipped import ROOT, shipped_card
+from shipped import ROOT, shipped_card, card_data, link_folder
 from test_heatmaps import old_twin
 from webclassifier.answers import heatmap_overlay, heatmap_rows, seen_box
 from webclassifier.images import read_image
-from webclassifier.predict import Predictor
+from webclassifier.predict import Predictor, probe_weights
+from webclassifier.train import Recipe, train_classifier
 from webclassifier.twin import TwinPredictor, export_twin
 
 ELSEWHERE = ROOT.parent/'shared'/'data'/'bears-elsewhere'
@@ -79,10 +86,30 @@ def bear_class_maps(p:Predictor, images:list, classes:list) -> np.ndarray:
         return torch.einsum('nk,nkhw->nhw', p.weights[torch.tensor(classes)], fmap).numpy()
 
 def composite_sources() -> tuple:
-    "The composites' bear photos (bears-elsewhere's files) and their other tiles (ood_set.py's photos, crops and faces)"
+    "The composites' bear photos (bears-elsewhere's files) and, for each half of ood_set.py's sources, its images (photos, crops, faces) by name"
     bear_files = sorted(p for p in ELSEWHERE.glob('*/*') if p.suffix.lower() in {'.jpg', '.jpeg', '.png', '.webp'})
     ood = ood_images()
-    return bear_files, [im for kind in ('photos', 'crops', 'faces') for im in ood[kind].values()]
+    halves = [{}, {}]
+    for kind in ('photos', 'crops', 'faces'):
+        for name, im in ood[kind].items(): halves[half_of(kind, name, sorted(ood['photos']))][f'{kind}-{name}'] = im
+    return bear_files, halves
+
+def half_of(kind:str, name:str, photos:list) -> int:
+    "Which half (0, 1) of ood_set.py's sources an image is of: a photo and its crops by the photo's place in `photos`, faces by number"
+    if kind == 'faces': return int(name.removeprefix('face')) % 2
+    return photos.index(name.split('-crop')[0]) % 2
+
+def refitted(p:Predictor, data:Path, outside:list=None) -> Predictor:
+    "`p` (the shipped predictor) with its probe fitted again by the shipped recipe, with `outside` (data/ood's files) as its outside photos, or without an outside class"
+    recipe = Recipe(outside_class=bool(outside))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = link_folder(outside, Path(tmp))/'ood' if outside else None
+        learn = train_classifier(data, valid=[], outside=folder, log=lambda s: None, progress=False, **recipe.training)
+    q = Predictor.load(ROOT/'export.pkl')
+    with torch.no_grad():
+        q.model[1][-1].weight.copy_(learn.model[1][-1].weight); q.model[1][-1].bias.copy_(learn.model[1][-1].bias)
+    q.weights = probe_weights(q.model)
+    return q
 
 def composite_set(bear_files:list, others:list, seed:int) -> tuple:
     "The `N` composites of `seed`, the bear's tile in each, and its bear photo's file"
@@ -141,6 +168,34 @@ def by_sureness(res:list, hits:np.ndarray) -> str:
     return (f'sure of {sure.sum()}: {hits[sure].mean():.0%} ({hits[sure].sum()}/{sure.sum()}); "not sure" of {(~sure).sum()}: '
             f'{hits[~sure].mean():.0%} ({hits[~sure].sum()}/{(~sure).sum()})')
 
+def pointing_game(say, p:Predictor, data:Path, ood:list, bear_files:list, splits:list) -> dict:
+    "For each (name, fillers) of `splits`: seeds 0-9 of composites of `fillers`, scored by the recipe before the outside class and by the shipped recipe fitted with the images of data/ood (`ood`) not among `fillers`; each recipe's runs"
+    pooled = {'before (no outside class)': [], 'now (outside class)': []}
+    for split, fillers in splits:
+        learnt = [f for f in ood if f.stem not in fillers]
+        recipes = {'before (no outside class)': refitted(p, data), 'now (outside class)': refitted(p, data, learnt)}
+        for seed in range(10):
+            images, truth, files = composite_set(bear_files, list(fillers.values()), seed)
+            for name, q in recipes.items():
+                res, hits, right = answer_hits(q, images, truth, files)
+                pooled[name].append((res, hits, right, own_class_hits(q, images, truth, files)))
+                if seed == 0:
+                    say(f'  {split}, seed 0, {name:25}: the answer\'s map peaks in the bear\'s tile in {hits.mean():.0%} ({hits.sum()}/{N}): '
+                        f'{hits[right].mean():.0%} of the {right.sum()} answered with the bear\'s class, {hits[~right].sum()}/{(~right).sum()} of the others')
+        say(f'  {split} ({len(fillers)} images, {len(learnt)} learnt), seeds 0-9, the answer\'s map: ' +
+            '; '.join(f'{name} ' + ', '.join(f'{h.mean():.0%}' for _, h, _, _ in runs[-10:]) for name, runs in pooled.items()))
+    return pooled
+
+def pooled_line(what:str, runs:list, vocab:list) -> str:
+    "The pooled figures of `runs` (answers, hits, right answers, the bear class's own hits of each composite set)"
+    res, hits = [r for rs, *_ in runs for r in rs], np.concatenate([h for _, h, _, _ in runs])
+    right, own = np.concatenate([r for *_, r, _ in runs]), np.concatenate([o for *_, o in runs])
+    low, high = binomtest(int(hits.sum()), len(hits)).proportion_ci(method='wilson')  # 95 %
+    said = [r['label'] for r, ok in zip(res, right) if not ok]
+    return (f'  {what} ({len(hits)} composites): the answer\'s map {hits.mean():.1%} (95% interval {low:.1%}-{high:.1%}); '
+            f'answered with the bear\'s class {right.mean():.1%}; the bear class\'s own map {own.mean():.1%}; {by_sureness(res, hits)}; '
+            f'the {len(said)} other answers: {", ".join(f"{said.count(c)} {c}" for c in vocab)}')
+
 def main():
     card, lines = shipped_card(), []
     def say(s=''): print(s, flush=True); lines.append(s)
@@ -151,41 +206,27 @@ def main():
     say(card['line'])
     say(f'onnx runtime: {which}')
 
-    bear_files, others = composite_sources()
-    say(f'\nThe pointing game: {N} composites (2 x 2 tiles of {TILE} px), each a bear photo of {len(bear_files)} in '
-        f'{ELSEWHERE.name} and three of {len(others)} images of none of the classes (ood_set.py: photos, crops, faces); '
-        f'seed {SEED}; chance 25%')
-    images, truth, files = composite_set(bear_files, others, SEED)
-    answers = {}
-    for name, p in [('fastai', fastai_p), ('onnx', twin)]:
-        res, hits, right = answers[name] = answer_hits(p, images, truth, files)
-        say(f'  {name:6}: the answer\'s map peaks in the bear\'s tile in {hits.mean():.0%} ({hits.sum()}/{N}): '
-            f'{hits[right].mean():.0%} of the {right.sum()} answered with the bear\'s class, {hits[~right].sum()}/{(~right).sum()} of the others')
-    say(f'  the answer\'s map by the app\'s sureness (fastai): {by_sureness(answers["fastai"][0], answers["fastai"][1])}')
-    own = own_class_hits(fastai_p, images, truth, files)
-    say(f'  the bear class\'s own map (the pointing game of Zhang et al.): {own.mean():.0%} ({own.sum()}/{N})')
-    say(f'  the bears: {", ".join(f"{sum(f.parent.name == c for f in files)} {c}" for c in fastai_p.vocab)}; '
-        f'answers "sure": {np.mean([r["sure"] for r in answers["fastai"][0]]):.0%}')
+    bear_files, halves = composite_sources()
+    data, ood = card_data(card), sorted((ROOT/'data'/'ood').iterdir())
+    shipped_again = refitted(fastai_p, data, ood)
+    assert torch.allclose(shipped_again.weights, fastai_p.weights, atol=1e-4), 'the recipe fitted again is not the shipped probe'
+    say(f'\nThe pointing game: composites (2 x 2 tiles of {TILE} px), each a bear photo of {len(bear_files)} in {ELSEWHERE.name} '
+        f'and three images of none of the classes (ood_set.py: photos, crops, faces) of one half of its sources '
+        f'({len(halves[0])} and {len(halves[1])} images), scored by the shipped recipe fitted with the other half as its '
+        f'outside photos (fitted with all of them: the shipped probe, checked); chance 25%')
+    pooled = pointing_game(say, fastai_p, data, ood, bear_files, [(f'half {i}', h) for i, h in enumerate(halves)])
+    for name, runs in pooled.items(): say(pooled_line(f'both halves, seeds 0-9 pooled, {name}', runs, fastai_p.vocab))
+    fillers = {k: v for h in halves for k, v in h.items()}
+    say('  Across kinds: the composites\' other tiles of one kind, the outside class learnt from the others (and the synthetic images)')
+    kinds = [(kind, {k: v for k, v in fillers.items() if k.startswith('faces-') == (kind == 'faces')}) for kind in ('faces', 'photos and crops')]
+    for name, runs in pointing_game(say, fastai_p, data, ood, bear_files, kinds).items():
+        say(pooled_line(f'both kinds, seeds 0-9 pooled, {name}', runs, fastai_p.vocab))
+    images, truth, files = composite_set(bear_files, [im for h in halves for im in h.values()], SEED)
+    answers = {name: answer_hits(p, images, truth, files) for name, p in [('fastai', fastai_p), ('onnx', twin)]}
     pairs = list(zip(answers['fastai'][0], answers['onnx'][0]))
     same = np.mean([np.argmax(a['heatmap']) == np.argmax(b['heatmap']) for a, b in pairs])
     diff = max(np.abs(np.array(a['heatmap']) - np.array(b['heatmap'])).max() for a, b in pairs)
-    say(f'  the runtimes\' maps: the same peak on {same:.0%}, largest difference {diff:.1e}')
-    spread, pooled = [], [answers['fastai'][:2]]
-    for seed in range(1, 10):
-        more = composite_set(bear_files, others, seed)
-        res, hits, right = answer_hits(fastai_p, *more)
-        spread.append((hits, right, own_class_hits(fastai_p, *more))); pooled.append((res, hits))
-    say(f'  seeds 1-9 (fastai, {N} composites each): the answer\'s map {", ".join(f"{h.mean():.0%}" for h, _, _ in spread)}; '
-        f'the bear class\'s {", ".join(f"{o.mean():.0%}" for _, _, o in spread)}; answered with the bear\'s class '
-        f'{", ".join(f"{r.mean():.0%}" for _, r, _ in spread)}')
-    res, hits = [r for rs, _ in pooled for r in rs], np.concatenate([h for _, h in pooled])
-    low, high = binomtest(int(hits.sum()), len(hits)).proportion_ci(method='wilson')  # 95 %
-    say(f'  seeds 0-9 pooled ({len(hits)} composites): the answer\'s map {hits.mean():.1%} (95% interval {low:.1%}-{high:.1%}); '
-        f'{by_sureness(res, hits)}')
-    bear_class = np.concatenate([answers['fastai'][2]] + [r for _, r, _ in spread])
-    said = [r['label'] for r, right in zip(res, bear_class) if not right]
-    say(f'  the {len(said)} answers not the bear\'s class: {", ".join(f"{said.count(c)} {c}" for c in fastai_p.vocab)}; '
-        f'the probe\'s biases: {", ".join(f"{c} {b:+.2f}" for c, b in zip(fastai_p.vocab, fastai_p.model[1][-1].bias.tolist()))}')
+    say(f'  the runtimes\' maps (the shipped model, seed 0 of composites of all of them): the same peak on {same:.0%}, largest difference {diff:.1e}')
     bears = [read_image(f) for f in files]
 
     say(f'\nThe map\'s extra time per photo ({N} bear photos answered alone, decoded beforehand; best of {REPEATS} each, '
@@ -211,7 +252,7 @@ def main():
     fig.tight_layout()
     out = ROOT/'benchmarks'/'out'
     fig.savefig(out/'heatmaps.png', dpi=72)
-    say('\n(the first 8 composites with their onnx maps: benchmarks/out/heatmaps.png)')
+    say('\n(the first 8 composites of all of them, which the shipped probe learnt, with their onnx maps: benchmarks/out/heatmaps.png)')
     (out/'heatmaps.txt').write_text('\n'.join(lines) + '\n')
 
 if __name__ == '__main__': main()

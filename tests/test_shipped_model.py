@@ -1,12 +1,12 @@
 "The shipped export.pkl: it loads, matches its model card, is the probe fitted on every photo of its data, its card's figures are its cross-validation's, and the app's fast path agrees with learn.predict"
-import json
+import json, subprocess, sys
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from servers import ROOT, SAMPLE
 from test_cleaned_set import needs_shared, rebuild_cleaned
 from webclassifier.cv import cv_accuracy, predicted
-from webclassifier.train import class_metrics, confusion_counts, train_classifier
+from webclassifier.train import Recipe, class_metrics, confusion_counts, train_classifier
 from webclassifier.pipeline import dataset_fingerprint
 from webclassifier.predict import Predictor, predict_named
 from webclassifier.files import sha256_file
@@ -37,13 +37,16 @@ def test_card_figures_are_the_out_of_fold_predictions():
 
 @needs_shared
 def test_fitted_on_every_photo_of_its_data(tmp_path):
-    "The card's data set rebuilt from ../shared (its fingerprint the card's): the shipped probe is the logistic regression on every one of its photos"
+    "The card's data set rebuilt from ../shared (its fingerprint the card's): the shipped probe is the logistic regression on every one of its photos, with its 200 outside photos as a class it dropped"
     data = tmp_path/Path(CARD['data']).name
     rebuild_cleaned(data)
     assert dataset_fingerprint(data) == CARD['data_sha256']
-    settings = {k: CARD[k] for k in ('recipe', 'arch', 'size', 'seed', 'C')}
-    again = train_classifier(data, valid=[], log=lambda s: None, progress=False, **settings)  # features from the cache, else computed
-    assert len(again.dls.train_ds) == CARD['unsure']['n_train']
+    recipe = Recipe.from_card(CARD)
+    assert recipe.outside_class and CARD['outside_learnt'] == 200
+    outside = tmp_path/'ood'  # the card's outside folder, data/ood, is made by benchmarks/ood_set.py
+    subprocess.run([sys.executable, ROOT/'benchmarks'/'ood_set.py', outside], check=True, capture_output=True)
+    again = train_classifier(data, valid=[], outside=outside, log=lambda s: None, progress=False, **recipe.training)  # features from the cache, else computed
+    assert len(again.dls.train_ds) == CARD['unsure']['n_train'] and again.train_info['outside_learnt'] == 200
     shipped, fitted = predictor.learn.model[1][-1], again.model[1][-1]
     torch.testing.assert_close((fitted.weight, fitted.bias), (shipped.weight.float(), shipped.bias.float()), atol=2e-3, rtol=1e-3)
 

@@ -89,6 +89,8 @@ def train(data_dir:str,            # folder with one sub-folder of images per cl
           # with --cv and --outside: the threshold halfway between in-class and outside photos (--no-between: in-class only)
           between:bool=True,
           outside:str=None,        # photos of none of the classes (e.g. flagged/_none_of_these)
+          # with --outside, the probe is fitted with those photos as a class of their own, then drops it
+          outside_class:bool=True,
           # a model_card.json: train with the recipe it records (DATA_DIR, --out, --report stay)
           like:str=None):
     "Train a classifier on DATA_DIR, evaluate it, calibrate its \"not sure\" check, export it and log the run"
@@ -96,7 +98,8 @@ def train(data_dir:str,            # folder with one sub-folder of images per cl
     from webclassifier.train import WeightsUnavailable
     given = dict(recipe=recipe, arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed,
                  lr=lr, C=C, keep=keep, cv=cv, refit=refit, neighbours=neighbours, per_class=per_class,
-                 class_means=class_means, between=between, outside=outside)
+                 class_means=class_means, between=between, outside=outside,
+                 outside_class=outside_class)
     try:
         settings = read_recipe(like, outside) if like else Recipe(**given)
         card = train_and_export(data_dir, out, settings, report=report, log=log).card

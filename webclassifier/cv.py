@@ -89,7 +89,7 @@ def cross_validate(data:Path,            # folder with one sub-folder of images 
     for fold in range(n_folds):
         valid = [f for f, fo in zip(files, folds) if fo == fold]
         start = time.time()
-        learn = train_classifier(data, valid=valid, log=lambda s: None, progress=False, **recipe)
+        learn = train_classifier(data, valid=valid, log=lambda s: None, progress=False, outside=outside, **recipe)
         runs.append(dict(fold=fold, n_train=len(learn.dls.train_ds), n_valid=len(valid),
                          seconds=round(time.time() - start, 1)))
         log(f'fold {fold + 1}/{n_folds}: trained on {runs[-1]["n_train"]} photos in {runs[-1]["seconds"]} s')

@@ -48,7 +48,7 @@ def train_and_export(data:Path,             # folder with one sub-folder of imag
         r = replace(r, outside=None)
     folds = cross_validate(data, r.cv, r.outside, log=log, **r.training) if r.cv else None
     start = time.time()
-    learn = train_classifier(data, log=log, progress=progress, valid=[] if r.refits else None, **r.training)
+    learn = train_classifier(data, log=log, progress=progress, valid=[] if r.refits else None, outside=r.outside, **r.training)
     seconds = round(time.time() - start, 1)
     # fitted on every photo: judged by the folds' models, each on the photos it never saw
     interp = interpretation(learn, *out_of_fold(folds, data)) if r.refits else interpretation(learn)

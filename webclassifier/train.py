@@ -31,7 +31,7 @@ import fastai.callback.schedule  # adds fine_tune and fit_one_cycle to Learner
 from .backbones import (
     ARCHS, N_FEATURES, WeightsUnavailable, arch_function, efficientnet_body, efficientnet_lite, efficientnet_lite0,
     efficientnet_lite1, efficientnet_lite2, make_learner, plain_conv)
-from .data import image_dataloaders
+from .data import image_dataloaders, readable_images
 from .features import cached_features
 
 # %% ../nbs/03_train.ipynb #ed28ee30
@@ -107,16 +107,19 @@ def feature_key(arch:str, size:int) -> str:
     return f'{arch}-{size}px'
 
 # %% ../nbs/03_train.ipynb #69ade14b
-def fit_probe_head(learn:Learner, key:str, C:float=PROBE_C, log=None):
+def fit_probe_head(learn:Learner, key:str, C:float=PROBE_C, log=None,
+                   outside:list=()): # photos of none of the classes: fitted as a class of their own, then dropped
     "Fit `learn`'s probe head's linear layer on the cached features (`key`) of its training photos and their mirrors"
-    items = list(learn.dls.train_ds.items)
-    feats = cached_features(learn.model[0], learn.dls, items, key, log=log)
-    labels = torch.tensor([learn.dls.vocab.o2i[parent_label(f)] for f in items])
-    w, b = fit_probe(feats.flatten(0, 1), labels.repeat_interleave(2), len(learn.dls.vocab), C)
+    # with `outside`, the classes' weights are fitted against those photos too: what sets a teddy bear apart from
+    # any other object, not from the bears alone (its heat map then points at the teddy, not at what is beside it)
+    items, n = list(learn.dls.train_ds.items), len(learn.dls.vocab)
+    feats = cached_features(learn.model[0], learn.dls, items + list(outside), key, log=log)
+    labels = torch.tensor([learn.dls.vocab.o2i[parent_label(f)] for f in items] + [n] * len(outside))
+    w, b = fit_probe(feats.flatten(0, 1), labels.repeat_interleave(2), n + bool(len(outside)), C)
     linear = learn.model[1][-1]
     with torch.no_grad():
-        linear.weight.copy_(w)
-        linear.bias.copy_(b)
+        linear.weight.copy_(w[:n])
+        linear.bias.copy_(b[:n])
 
 # %% ../nbs/03_train.ipynb #4bc4b8d7
 RECIPES = ('probe', 'probe-finetune', 'finetune')
@@ -135,7 +138,7 @@ MAX_NEIGHBOURS = 5  # cross-validation keeps each photo's similarities to this m
 SETTING_RULES = dict(recipe=(str,), arch=(str,), epochs=(int, 1, 200), size=(int, 32, 1024), pretrained=(bool,),
                      bs=(int, 1, 1024), seed=(int, 0, 2**32 - 1), lr=(float, 1e-8, 1.0), C=(float, 1e-6, 1e6),
                      keep=(float,), cv=(int, 0, 50), refit=(bool,), neighbours=(int, 1, MAX_NEIGHBOURS), per_class=(bool,),
-                     class_means=(bool,), between=(bool,), outside=(str,))
+                     class_means=(bool,), between=(bool,), outside=(str,), outside_class=(bool,))
 
 def check_setting(name:str, value):
     "A one-line `ValueError` naming the setting `name` and what it may be, unless `value` is of its type and range"
@@ -196,6 +199,9 @@ class Recipe:
     class_means:bool=True          # the check compares with the nearest class mean, not each training photo
     between:bool=True              # with `cv` and `outside`: the threshold halfway between in-class and outside photos
     outside:str=None               # photos of none of the classes (e.g. the app's flagged/_none_of_these)
+    # with `outside`, the probe: fitted with those photos as a class of its own, dropped from the model it makes
+    # (benchmarks/out/heatmaps.txt: its maps point at the bear among other things more often)
+    outside_class:bool=True
 
     def __post_init__(self):
         for f in fields(self): check_setting(f.name, getattr(self, f.name))
@@ -211,7 +217,7 @@ class Recipe:
     def training(self) -> dict:
         "The keywords `train_classifier` and `cross_validate` take"
         keys = ['recipe', 'arch', 'epochs', 'size', 'pretrained', 'bs', 'seed', 'lr']
-        keys += ['C'] if self.recipe != 'finetune' else []
+        keys += ['C', 'outside_class'] if self.recipe != 'finetune' else []
         return {k: getattr(self, k) for k in keys}
 
     @property
@@ -228,8 +234,8 @@ class Recipe:
     def from_card(cls, card:dict) -> 'Recipe':
         "The recipe a model card records (one older than recipes: the book's finetune); else a one-line `ValueError`"
         if not isinstance(card, dict): raise ValueError('not a JSON object')
-        # a card older than `refit` was fitted on its training split
-        if 'settings' in card: recipe = cls(**dict(refit=False) | known_settings(card['settings']))
+        # a card older than `refit` was fitted on its training split; one older than `outside_class`, without them
+        if 'settings' in card: recipe = cls(**dict(refit=False, outside_class=False) | known_settings(card['settings']))
         else:
             recorded = {f.name: card[f.name] for f in fields(cls) if f.name in card}
             if recorded.get('recipe') == 'probe':  # epochs and bs are unused
@@ -237,7 +243,7 @@ class Recipe:
             unsure = card.get('unsure') if isinstance(card.get('unsure'), dict) else {}
             outside = unsure.get('outside') if isinstance(unsure.get('outside'), dict) else {}
             folder = {'outside': outside['folder']} if outside.get('folder') else {}
-            recipe = cls(**dict(recipe='finetune', refit=False) | recorded | folder)
+            recipe = cls(**dict(recipe='finetune', refit=False, outside_class=False) | recorded | folder)
         check_outside_folder(recipe.outside)  # a folder that exists must be one of photos
         return recipe
 
@@ -254,7 +260,9 @@ def train_classifier(path:Path,                     # folder with one sub-folder
                      progress:bool=True,            # show fastai's progress bars? (False: nothing printed per epoch)
                      valid:list=None,               # the images to validate on (default: a random fifth)
                      recipe:str=Recipe.recipe,      # probe, probe-finetune or finetune (see above)
-                     C:float=Recipe.C) -> Learner:  # the probe's inverse L2 penalty
+                     C:float=Recipe.C,              # the probe's inverse L2 penalty
+                     outside:Path=None,             # photos of none of the classes
+                     outside_class:bool=Recipe.outside_class) -> Learner: # the probe: fitted with `outside` as a class?
     "A classifier of the images in `path`, trained by `recipe`"
     check_recipe(recipe, pretrained)
     set_seed(seed, reproducible=True)
@@ -264,7 +272,8 @@ def train_classifier(path:Path,                     # folder with one sub-folder
     head = None if recipe == 'finetune' else probe_head(N_FEATURES[arch], len(dls.vocab))
     learn = make_learner(dls, arch, pretrained, head=head)
     learn.history, learn.feature_key = [], None
-    if recipe != 'finetune': fit_probe_head(learn, feature_key(arch, size), C, log=log if progress else None)
+    others = readable_images(outside, log=log) if outside and outside_class and recipe != 'finetune' else []
+    if recipe != 'finetune': fit_probe_head(learn, feature_key(arch, size), C, log=log if progress else None, outside=others)
     if recipe == 'probe':  # the body is the pretrained one: its features are the cache's
         learn.feature_key = feature_key(arch, size)
     else:
@@ -279,7 +288,7 @@ def train_classifier(path:Path,                     # folder with one sub-folder
             learn.history = read_history(Path(tmp)/'history.csv')
     learn.train_info = dict(recipe=recipe, arch=arch, size=size, epochs=0 if recipe == 'probe' else epochs,
                             pretrained=pretrained, seed=seed, bs=bs, data=str(path),
-                            **(dict(C=C) if recipe != 'finetune' else {}))
+                            **(dict(C=C, outside_learnt=len(others)) if recipe != 'finetune' else {}))
     return learn
 
 # %% ../nbs/03_train.ipynb #eeb3dd5d

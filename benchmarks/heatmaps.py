@@ -94,6 +94,11 @@ def composite_sources() -> tuple:
         for name, im in ood[kind].items(): halves[half_of(kind, name, sorted(ood['photos']))][f'{kind}-{name}'] = im
     return bear_files, halves
 
+def all_fillers() -> list:
+    "ood_set.py's photos, crops and faces in one list, in that order: the composites' other tiles as they were before the outside class (pooling.py, map_variants.py)"
+    ood = ood_images()
+    return [im for kind in ('photos', 'crops', 'faces') for im in ood[kind].values()]
+
 def half_of(kind:str, name:str, photos:list) -> int:
     "Which half (0, 1) of ood_set.py's sources an image is of: a photo and its crops by the photo's place in `photos`, faces by number"
     if kind == 'faces': return int(name.removeprefix('face')) % 2
@@ -186,6 +191,14 @@ def pointing_game(say, p:Predictor, data:Path, ood:list, bear_files:list, splits
             '; '.join(f'{name} ' + ', '.join(f'{h.mean():.0%}' for _, h, _, _ in runs[-10:]) for name, runs in pooled.items()))
     return pooled
 
+def paired_line(what:str, pooled:dict) -> str:
+    "Before against now on the same composites: how many only one of them hits, and the exact sign test of that split"
+    before, now = (np.concatenate([h for _, h, _, _ in runs]) for runs in pooled.values())
+    gained, lost = int((now & ~before).sum()), int((before & ~now).sum())
+    return (f'  {what}, paired (the same composites): hit now and missed before {gained}, the other way {lost}; '
+            f'sign test p = {binomtest(gained, gained + lost).pvalue:.1e} (the intervals above count composites as independent: '
+            f'they are not, the same bear photos recur across seeds and splits)')
+
 def pooled_line(what:str, runs:list, vocab:list) -> str:
     "The pooled figures of `runs` (answers, hits, right answers, the bear class's own hits of each composite set)"
     res, hits = [r for rs, *_ in runs for r in rs], np.concatenate([h for _, h, _, _ in runs])
@@ -216,11 +229,13 @@ def main():
         f'outside photos (fitted with all of them: the shipped probe, checked); chance 25%')
     pooled = pointing_game(say, fastai_p, data, ood, bear_files, [(f'half {i}', h) for i, h in enumerate(halves)])
     for name, runs in pooled.items(): say(pooled_line(f'both halves, seeds 0-9 pooled, {name}', runs, fastai_p.vocab))
+    say(paired_line('both halves', pooled))
     fillers = {k: v for h in halves for k, v in h.items()}
     say('  Across kinds: the composites\' other tiles of one kind, the outside class learnt from the others (and the synthetic images)')
     kinds = [(kind, {k: v for k, v in fillers.items() if k.startswith('faces-') == (kind == 'faces')}) for kind in ('faces', 'photos and crops')]
-    for name, runs in pointing_game(say, fastai_p, data, ood, bear_files, kinds).items():
-        say(pooled_line(f'both kinds, seeds 0-9 pooled, {name}', runs, fastai_p.vocab))
+    pooled = pointing_game(say, fastai_p, data, ood, bear_files, kinds)
+    for name, runs in pooled.items(): say(pooled_line(f'both kinds, seeds 0-9 pooled, {name}', runs, fastai_p.vocab))
+    say(paired_line('both kinds', pooled))
     images, truth, files = composite_set(bear_files, [im for h in halves for im in h.values()], SEED)
     answers = {name: answer_hits(p, images, truth, files) for name, p in [('fastai', fastai_p), ('onnx', twin)]}
     pairs = list(zip(answers['fastai'][0], answers['onnx'][0]))

@@ -9,7 +9,8 @@ uses) keep copies apart but still validate on photos of the kinds the model trai
 each class in the ImageNet backbone's features (before any fine-tuning; for the probe, the features it classifies) and
 validates each fold on whole clusters, so each model meets kinds of photo it never saw: a harsher stand-in for a scrape
 from elsewhere. The data is the set the shipped model's card names (`shipped.card_data`: rebuilt from ../shared if missing,
-its fingerprint checked), the recipe the card's.
+its fingerprint checked), the recipe the card's without its outside class (`outside_class=False`: each fold's model
+scores the out-of-class set, which it must not have learnt; `shift.txt` is of the model before that class).
 
 For every held-out photo and every photo of the out-of-class set (benchmarks/ood_set.py), each fold's model records
 five "looks like the training photos" scores against that fold's training photos: cosine similarity to the nearest
@@ -99,7 +100,8 @@ def run(name:str, folds:str, k:int, per_class:int):
     from webclassifier.data import readable_images
     from webclassifier.train import train_classifier
     card = shipped_card()
-    data, recipe = card_data(card), card_settings(card)
+    # without the outside class: every fold's model scores the out-of-class set, which it must not have learnt
+    data, recipe = card_data(card), card_settings(card) | dict(outside_class=False)
     OUT.mkdir(parents=True, exist_ok=True)
     files = readable_images(data, log=print)
     labels = [f.parent.name for f in files]

@@ -80,7 +80,7 @@ def main():
     names = [n for k in ood for n in ood[k]]
     print('  missed: ' + (', '.join(n for n, f in zip(names, flagged) if not f) or 'none'))
     t = float(np.quantile(q_in, 1 - (s_in >= t_in).mean(), method='lower'))
-    print(f'baseline, top softmax probability >= {t:.3f} (keeping at least as many in-class photos: {(q_in >= t).mean():.1%}): flags {(q_out < t).mean():.1%} of out-of-class images')
+    print(f'baseline, top softmax probability >= {t:.3f} (keeping at least as many in-class photos: {(q_in >= t).mean():.1%}): flags {(q_out < t).mean():.1%} of out-of-class images' + (' (the probe learnt these images as its outside class: no fair test of the baseline)' if card.get('outside_learnt') else ''))
     cost(p, card['size'])
     outside = calib.get('outside')
     if outside: assert (int(flagged.sum()), len(flagged)) == (outside['flagged'], outside['n']), f"the card says {outside['flagged']} of {outside['n']} flagged"

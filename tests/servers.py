@@ -121,7 +121,7 @@ def upload(page, path:Path, wait_for:str):
 # sits unread until that poll times out and looks again (pyzmq's `_AsyncPoller.poll` checks once more when it times
 # out): 600 s of an idle kernel. Waiting in short polls makes that second look come within `SHELL_POLL` seconds.
 SHELL_POLL = 2.
-missed_wakeups = []  # the time of each reply found only when a short poll timed out
+missed_wakeups = []  # the time of each message found only when a short poll timed out (a missed wake-up, or one at its end)
 
 def poll_shell_in_short_waits(set_attribute=setattr):
     "Make jupyter_client's async channels wait for a message in polls of at most `SHELL_POLL` seconds (up to the caller's timeout)"
@@ -129,6 +129,7 @@ def poll_shell_in_short_waits(set_attribute=setattr):
     from queue import Empty
     from jupyter_client.channels import AsyncZMQSocketChannel
     get_msg = AsyncZMQSocketChannel.get_msg
+    if getattr(get_msg, 'in_short_waits', False): return  # already
     async def get_msg_in_short_waits(self, timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -140,4 +141,5 @@ def poll_shell_in_short_waits(set_attribute=setattr):
                 continue
             if time.monotonic() - start >= wait > 0: missed_wakeups.append(time.time())  # found by the poll's last look
             return msg
+    get_msg_in_short_waits.in_short_waits = True
     set_attribute(AsyncZMQSocketChannel, 'get_msg', get_msg_in_short_waits)

@@ -65,7 +65,7 @@ def test_retrain_notebook_runs_top_to_bottom_with_injected_parameters(tmp_path, 
             csv.writer(f).writerows([('label', 'url')] + [(path.split('/')[1], site.base + path) for path in photos])
         papermill.execute_notebook(notebook, tmp_path/'run.ipynb', parameters=params, cwd=ROOT/'nbs',
                                    kernel_name='python3', progress_bar=False, execution_timeout=600)
-    print(f'retrain notebook ran in {time.time() - start:.0f} s; replies found when a poll timed out: {len(missed_wakeups)}')
+    print(f'retrain notebook ran in {time.time() - start:.0f} s; messages found only when a 2 s poll timed out: {len(missed_wakeups)}')
     shutil.rmtree(cache)
 
     # it wrote only into data, the model's folder and report

@@ -85,12 +85,15 @@ def cross_validate(data:Path,            # folder with one sub-folder of images 
                          f'{n_folds} folds: add photos, or cross-validate on fewer folds')
     folds = group_folds(labels, groups, n_folds, recipe.get('seed', Recipe.seed))
     others = readable_images(outside, log=log) if outside and Path(outside).is_dir() else []
+    # a fold's model learns the outside photos of the other folds' shares (`outside_part`), and is judged on its own
+    part = {f: i % n_folds for i, f in enumerate(sorted(others, key=str))}
     photos, outsiders, runs = [None]*len(files), [], []
     for fold in range(n_folds):
         valid = [f for f, fo in zip(files, folds) if fo == fold]
         start = time.time()
-        learn = train_classifier(data, valid=valid, log=lambda s: None, progress=False, outside=outside, **recipe)
-        runs.append(dict(fold=fold, n_train=len(learn.dls.train_ds), n_valid=len(valid),
+        learn = train_classifier(data, valid=valid, log=lambda s: None, progress=False,
+                                 outside=[f for f in others if part[f] != fold], **recipe)
+        runs.append(dict(fold=fold, n_train=len(learn.dls.train_ds), n_valid=len(valid), outside_learnt=learn.train_info.get('outside_learnt', 0),
                          seconds=round(time.time() - start, 1)))
         log(f'fold {fold + 1}/{n_folds}: trained on {runs[-1]["n_train"]} photos in {runs[-1]["seconds"]} s')
         index = {f: i for i, f in enumerate(files)}

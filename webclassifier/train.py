@@ -234,8 +234,11 @@ class Recipe:
     def from_card(cls, card:dict) -> 'Recipe':
         "The recipe a model card records (one older than recipes: the book's finetune); else a one-line `ValueError`"
         if not isinstance(card, dict): raise ValueError('not a JSON object')
-        # a card older than `refit` was fitted on its training split; one older than `outside_class`, without them
-        if 'settings' in card: recipe = cls(**dict(refit=False, outside_class=False) | known_settings(card['settings']))
+        # a card older than `refit` was fitted on its training split; one older than `outside_class`, without its outside
+        # photos (without any, the field changes nothing: the default, so `cached_model` does not train again)
+        if 'settings' in card:
+            settings = known_settings(card['settings'])
+            recipe = cls(**dict(refit=False, outside_class=not settings.get('outside')) | settings)
         else:
             recorded = {f.name: card[f.name] for f in fields(cls) if f.name in card}
             if recorded.get('recipe') == 'probe':  # epochs and bs are unused
@@ -243,7 +246,7 @@ class Recipe:
             unsure = card.get('unsure') if isinstance(card.get('unsure'), dict) else {}
             outside = unsure.get('outside') if isinstance(unsure.get('outside'), dict) else {}
             folder = {'outside': outside['folder']} if outside.get('folder') else {}
-            recipe = cls(**dict(recipe='finetune', refit=False, outside_class=False) | recorded | folder)
+            recipe = cls(**dict(recipe='finetune', refit=False, outside_class=not folder) | recorded | folder)
         check_outside_folder(recipe.outside)  # a folder that exists must be one of photos
         return recipe
 
@@ -261,7 +264,7 @@ def train_classifier(path:Path,                     # folder with one sub-folder
                      valid:list=None,               # the images to validate on (default: a random fifth)
                      recipe:str=Recipe.recipe,      # probe, probe-finetune or finetune (see above)
                      C:float=Recipe.C,              # the probe's inverse L2 penalty
-                     outside:Path=None,             # photos of none of the classes
+                     outside:Path=None,             # photos of none of the classes: a folder, or a list of image files
                      outside_class:bool=Recipe.outside_class) -> Learner: # the probe: fitted with `outside` as a class?
     "A classifier of the images in `path`, trained by `recipe`"
     check_recipe(recipe, pretrained)
@@ -272,7 +275,8 @@ def train_classifier(path:Path,                     # folder with one sub-folder
     head = None if recipe == 'finetune' else probe_head(N_FEATURES[arch], len(dls.vocab))
     learn = make_learner(dls, arch, pretrained, head=head)
     learn.history, learn.feature_key = [], None
-    others = readable_images(outside, log=log) if outside and outside_class and recipe != 'finetune' else []
+    others = [] if not (outside and outside_class and recipe != 'finetune') else \
+             list(outside) if isinstance(outside, (list, tuple)) else readable_images(outside, log=log)
     if recipe != 'finetune': fit_probe_head(learn, feature_key(arch, size), C, log=log if progress else None, outside=others)
     if recipe == 'probe':  # the body is the pretrained one: its features are the cache's
         learn.feature_key = feature_key(arch, size)

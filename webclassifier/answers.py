@@ -136,7 +136,8 @@ def heatmap_overlay(img:Image.Image,  # the photo, as the predictor was given it
                     alpha:float=0.5   # the colours' weight
                    ) -> Image.Image:
     "The part of `img` the model saw, with where it looked (`heatmap`) blended over it in colour"
-    cells = np.asarray([] if heatmap is None else heatmap, np.float32)
+    try: cells = np.asarray([] if heatmap is None else heatmap, np.float32)
+    except (TypeError, ValueError): cells = np.empty(0)  # ragged rows, or not numbers
     if cells.ndim != 2 or not cells.size or not np.isfinite(cells).all():
         raise ValueError('heatmap: rows of numbers needed, as in a result predicted with explain=True')
     seen = seen_area(img, steps)

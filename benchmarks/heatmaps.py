@@ -86,35 +86,29 @@ def bear_class_maps(p:Predictor, images:list, classes:list) -> np.ndarray:
         return torch.einsum('nk,nkhw->nhw', p.weights[torch.tensor(classes)], fmap).numpy()
 
 def composite_sources() -> tuple:
-    "The composites' bear photos (bears-elsewhere's files) and, for each half of ood_set.py's sources, its images (photos, crops, faces) by name"
+    "The composites' bear photos (bears-elsewhere's files), and their other tiles: ood_set.py's photos, crops and faces, by `kind-name`"
     bear_files = sorted(p for p in ELSEWHERE.glob('*/*') if p.suffix.lower() in {'.jpg', '.jpeg', '.png', '.webp'})
     ood = ood_images()
-    halves = [{}, {}]
-    for kind in ('photos', 'crops', 'faces'):
-        for name, im in ood[kind].items(): halves[half_of(kind, name, sorted(ood['photos']))][f'{kind}-{name}'] = im
-    return bear_files, halves
+    return bear_files, {f'{kind}-{name}': im for kind in ('photos', 'crops', 'faces') for name, im in ood[kind].items()}
 
-def all_fillers() -> list:
-    "ood_set.py's photos, crops and faces in one list, in that order: the composites' other tiles as they were before the outside class (pooling.py, map_variants.py)"
-    ood = ood_images()
-    return [im for kind in ('photos', 'crops', 'faces') for im in ood[kind].values()]
+def halves(fillers:dict) -> list:
+    "`fillers` split in two halves of their sources: a photo with its crops, by the photo's place in name order; faces by number"
+    photos = sorted(k.removeprefix('photos-') for k in fillers if k.startswith('photos-'))
+    def half(key):
+        kind, name = key.split('-', 1)
+        return int(name.removeprefix('face')) % 2 if kind == 'faces' else photos.index(name.split('-crop')[0]) % 2
+    return [{k: v for k, v in fillers.items() if half(k) == h} for h in (0, 1)]
 
-def half_of(kind:str, name:str, photos:list) -> int:
-    "Which half (0, 1) of ood_set.py's sources an image is of: a photo and its crops by the photo's place in `photos`, faces by number"
-    if kind == 'faces': return int(name.removeprefix('face')) % 2
-    return photos.index(name.split('-crop')[0]) % 2
-
-def refitted(p:Predictor, data:Path, outside:list=None) -> Predictor:
-    "`p` (the shipped predictor) with its probe fitted again by the shipped recipe, with `outside` (data/ood's files) as its outside photos, or without an outside class"
-    recipe = Recipe(outside_class=bool(outside))
-    with tempfile.TemporaryDirectory() as tmp:
+def refitted(data:Path, outside:list=None) -> Predictor:
+    "The shipped predictor with its probe fitted again by the shipped recipe on `data`, with `outside` (data/ood's files) as its outside photos, or without an outside class"
+    with tempfile.TemporaryDirectory() as tmp:  # as a folder, as the card names its outside photos (read in that order)
         folder = link_folder(outside, Path(tmp))/'ood' if outside else None
-        learn = train_classifier(data, valid=[], outside=folder, log=lambda s: None, progress=False, **recipe.training)
-    q = Predictor.load(ROOT/'export.pkl')
+        learn = train_classifier(data, valid=[], outside=folder, log=lambda s: None, progress=False, **Recipe(outside_class=bool(outside)).training)
+    p = Predictor.load(ROOT/'export.pkl')
     with torch.no_grad():
-        q.model[1][-1].weight.copy_(learn.model[1][-1].weight); q.model[1][-1].bias.copy_(learn.model[1][-1].bias)
-    q.weights = probe_weights(q.model)
-    return q
+        p.model[1][-1].weight.copy_(learn.model[1][-1].weight); p.model[1][-1].bias.copy_(learn.model[1][-1].bias)
+    p.weights = probe_weights(p.model)
+    return p
 
 def composite_set(bear_files:list, others:list, seed:int) -> tuple:
     "The `N` composites of `seed`, the bear's tile in each, and its bear photo's file"
@@ -178,7 +172,7 @@ def pointing_game(say, p:Predictor, data:Path, ood:list, bear_files:list, splits
     pooled = {'before (no outside class)': [], 'now (outside class)': []}
     for split, fillers in splits:
         learnt = [f for f in ood if f.stem not in fillers]
-        recipes = {'before (no outside class)': refitted(p, data), 'now (outside class)': refitted(p, data, learnt)}
+        recipes = {'before (no outside class)': refitted(data), 'now (outside class)': refitted(data, learnt)}
         for seed in range(10):
             images, truth, files = composite_set(bear_files, list(fillers.values()), seed)
             for name, q in recipes.items():
@@ -219,24 +213,25 @@ def main():
     say(card['line'])
     say(f'onnx runtime: {which}')
 
-    bear_files, halves = composite_sources()
+    bear_files, fillers = composite_sources()
+    split = halves(fillers)
     data, ood = card_data(card), sorted((ROOT/'data'/'ood').iterdir())
-    shipped_again = refitted(fastai_p, data, ood)
+    shipped_again = refitted(data, ood)
     assert torch.allclose(shipped_again.weights, fastai_p.weights, atol=1e-4), 'the recipe fitted again is not the shipped probe'
     say(f'\nThe pointing game: composites (2 x 2 tiles of {TILE} px), each a bear photo of {len(bear_files)} in {ELSEWHERE.name} '
         f'and three images of none of the classes (ood_set.py: photos, crops, faces) of one half of its sources '
-        f'({len(halves[0])} and {len(halves[1])} images), scored by the shipped recipe fitted with the other half as its '
+        f'({len(split[0])} and {len(split[1])} images), scored by the shipped recipe fitted with the other half as its '
         f'outside photos (fitted with all of them: the shipped probe, checked); chance 25%')
-    pooled = pointing_game(say, fastai_p, data, ood, bear_files, [(f'half {i}', h) for i, h in enumerate(halves)])
+    pooled = pointing_game(say, fastai_p, data, ood, bear_files, [(f'half {i}', h) for i, h in enumerate(split)])
     for name, runs in pooled.items(): say(pooled_line(f'both halves, seeds 0-9 pooled, {name}', runs, fastai_p.vocab))
     say(paired_line('both halves', pooled))
-    fillers = {k: v for h in halves for k, v in h.items()}
+    by_half = {k: v for h in split for k, v in h.items()}  # in the halves' order, as the composites below were first made
     say('  Across kinds: the composites\' other tiles of one kind, the outside class learnt from the others (and the synthetic images)')
-    kinds = [(kind, {k: v for k, v in fillers.items() if k.startswith('faces-') == (kind == 'faces')}) for kind in ('faces', 'photos and crops')]
+    kinds = [(kind, {k: v for k, v in by_half.items() if k.startswith('faces-') == (kind == 'faces')}) for kind in ('faces', 'photos and crops')]
     pooled = pointing_game(say, fastai_p, data, ood, bear_files, kinds)
     for name, runs in pooled.items(): say(pooled_line(f'both kinds, seeds 0-9 pooled, {name}', runs, fastai_p.vocab))
     say(paired_line('both kinds', pooled))
-    images, truth, files = composite_set(bear_files, [im for h in halves for im in h.values()], SEED)
+    images, truth, files = composite_set(bear_files, list(by_half.values()), SEED)
     answers = {name: answer_hits(p, images, truth, files) for name, p in [('fastai', fastai_p), ('onnx', twin)]}
     pairs = list(zip(answers['fastai'][0], answers['onnx'][0]))
     same = np.mean([np.argmax(a['heatmap']) == np.argmax(b['heatmap']) for a, b in pairs])

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(1, str(Path(__file__).parent.parent/'tests'))  # heatmaps.py's import of test_heatmaps
 import numpy as np, torch, torch.nn.functional as F
-from heatmaps import all_fillers, composite_sources, composite_set, peak_tile, refitted
+from heatmaps import composite_sources, composite_set, peak_tile, refitted
 from shipped import ROOT, card_data, output_file, shipped_card
 from webclassifier.predict import Predictor
 
@@ -49,9 +49,10 @@ def maps_of(fmap:torch.Tensor, W:torch.Tensor, b:torch.Tensor) -> dict:
 def main():
     print(shipped_card()['line'] + '; scored here: its recipe fitted again without the outside class (the probe shipped before it)')
     # the probe without the outside class (the shipped recipe before it, fitted again): the shipped one learnt these tiles
-    p = refitted(Predictor.load(ROOT/'export.pkl'), card_data(shipped_card()))
+    p = refitted(card_data(shipped_card()))
     W, b = p.weights.detach(), p.model[1][-1].bias.detach()
-    (bear_files, _), others = composite_sources(), all_fillers()
+    bear_files, fillers = composite_sources()
+    others = list(fillers.values())  # photos, crops, faces: as heatmaps.py made the composites before the outside class
     hits = {}
     for seed in range(10):
         images, truth, _ = composite_set(bear_files, others, seed)

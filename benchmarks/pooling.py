@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(1, str(Path(__file__).parent.parent/'tests'))  # heatmaps.py's import of test_heatmaps
 import numpy as np, torch, torch.nn.functional as F
 from final_fit import probe_setting
-from heatmaps import TILE, all_fillers, composite_sources, composite_set, peak_tile
+from heatmaps import TILE, composite_sources, composite_set, peak_tile
 from shipped import output_file
 from webclassifier.predict import preprocessing
 from webclassifier.train import make_learner, probe_head, fit_probe, N_FEATURES
@@ -41,7 +41,8 @@ def main():
     learn = make_learner(dls, card['arch'], head=probe_head(N_FEATURES[card['arch']], len(vocab)))
     body, steps = learn.model[0].eval(), preprocessing(learn)
     train, far_maps = body_outputs(body, dls, files), body_outputs(body, dls, elsewhere)
-    (bear_files, _), others = composite_sources(), all_fillers()
+    bear_files, fillers = composite_sources()
+    others = list(fillers.values())  # photos, crops, faces: as heatmaps.py made the composites before the outside class
     games = [composite_set(bear_files, others, seed)[:2] for seed in range(10)]
     games = [(body_outputs(body, dls, images, mirror=False), truth) for images, truth in games]
     print(f'{len(files)} photos of {card["data"]} (and mirrors), {len(elsewhere)} from elsewhere, {sum(len(t) for _, t in games)} composites')

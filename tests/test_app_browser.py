@@ -92,10 +92,11 @@ def test_huge_file_refused_before_sending(page, tmp_path):
     assert 'teddy' in upload(page, SAMPLE/'teddy'/'00000016.jpg', '00000016.jpg').locator('.wc-label').inner_text()
 
 def jpeg_as_browser_sends(path, quality=90) -> bytes:
-    "`path` re-encoded as the app's browser side does (turned upright, JPEG at `quality`); sample photos are under its 1024 px, so not shrunk"
+    "`path` re-encoded as the app's browser side does (turned upright, laid on white, JPEG at `quality`); sample photos are under its 1024 px, so not shrunk"
     import io
-    from PIL import Image, ImageOps
-    buf = io.BytesIO(); ImageOps.exif_transpose(Image.open(path)).convert('RGB').save(buf, 'JPEG', quality=quality)
+    from PIL import Image
+    from webclassifier.images import rgb_image
+    buf = io.BytesIO(); rgb_image(Image.open(path)).save(buf, 'JPEG', quality=quality)
     return buf.getvalue()
 
 def test_browser_shrunk_photos_answer_as_originals(page, tmp_path):
@@ -121,3 +122,29 @@ def test_browser_shrunk_photos_answer_as_originals(page, tmp_path):
         assert max(bars, key=lambda l: float(bars[l].rstrip('%'))) == res['label'], (name, res['label'], bars)
         diffs += [abs(float(bars[l].rstrip('%'))/100 - p) for l, p in reencoded[name]['top']]
     assert max(diffs) <= 0.05, max(diffs)
+
+def test_transparent_picture_is_seen_as_the_page_shows_it(page, tmp_path):
+    """A cut-out (a PNG whose left half is transparent over hidden red): the browser sends it laid on white, as the page
+    shows it and as `rgb_image` reads the file, so the app and the command line agree (the same label; within 5 points:
+    the browser's JPEG) and the photo shown beside the answer is white where the picture is transparent, not red."""
+    import base64, io
+    import numpy as np
+    from PIL import Image
+    from webclassifier.predict import Predictor, predict_named
+    a = np.asarray(Image.open(SAMPLE/'teddy'/'00000047.png').convert('RGB'))
+    h, w = a.shape[:2]
+    rgba = np.dstack([a, np.full((h, w), 255, np.uint8)])
+    rgba[:, :w//2] = (255, 0, 0, 0)  # transparent, hiding red
+    cutout = tmp_path/'cutout.png'; Image.fromarray(rgba, 'RGBA').save(cutout)
+    from webclassifier.images import rgb_image
+    assert rgb_image(Image.open(cutout)).getpixel((0, 0)) == (255, 255, 255)  # the command line reads it on white too
+    said = predict_named(Predictor.load(ROOT/'export.pkl'), [('cutout.png', cutout)])[0]
+    upload(page, cutout, 'cutout.png')
+    answer = page.locator('.wc-answer', has_text='cutout.png').first
+    bars = dict(b.split() for b in answer.locator('.wc-bar').all_inner_texts())
+    assert max(bars, key=lambda l: float(bars[l].rstrip('%'))) == said['label'], (said, bars)
+    assert all(abs(float(bars[l].rstrip('%'))/100 - p) <= 0.05 for l, p in said['top']), (said, bars)
+    src = answer.locator('img.wc-photo').get_attribute('src')
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(',', 1)[1]))).convert('RGB')).astype(int)
+    left = shown[:, : shown.shape[1]//2 - 4].reshape(-1, 3)
+    assert (left.min(0) >= 235).all(), left.min(0)  # white (JPEG's noise aside): not red, not black

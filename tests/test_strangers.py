@@ -209,18 +209,18 @@ def recomputed(feats, truth) -> bool:
     "Whether `feats` are `truth` computed again: photos computed in a batch of another size may differ in the last bits on some CPUs"
     return torch.allclose(feats, truth, rtol=0, atol=1e-6)
 
-def test_feature_cache_keys_json_cannot_point_outside(tmp_path, toy):
-    from webclassifier.features import cached_features, npy_bytes
+def test_feature_cache_key_index_cannot_point_outside(tmp_path, toy):
+    from webclassifier.features import KEY_INDEX, cached_features, npy_bytes
     net, dls, items, truth, calls = toy
     cache = tmp_path/'cache'; (cache/'toy').mkdir(parents=True)
     bait = tmp_path/'outside.npy'; bait.write_bytes(npy_bytes(np.full((2, 4), 0.5, 'float32')))  # unit rows: would be used
     index = {str(Path(f).absolute()): [Path(f).stat().st_mtime_ns, Path(f).stat().st_size, '../../outside'] for f in items}
-    (cache/'keys.json').write_text(json.dumps(index))
+    (cache/KEY_INDEX).write_text(json.dumps(index))
     feats = cached_features(net, dls, items, 'toy', cache=cache)
     assert torch.equal(feats, truth) and sum(calls) == 12  # nothing read from outside: all computed
     assert bait.read_bytes() == npy_bytes(np.full((2, 4), 0.5, 'float32'))  # nor written there
     assert {p.name for p in tmp_path.iterdir()} == {'photos', 'truth', 'cache', 'outside.npy'}
-    assert all(len(k) == 16 for *_, k in json.loads((cache/'keys.json').read_text()).values())
+    assert all(len(k) == 16 for *_, k in json.loads((cache/KEY_INDEX).read_text()).values())
 
 def crafted_npy(kind:str) -> bytes:
     from webclassifier.features import npy_bytes

@@ -19,7 +19,7 @@ from fastai.vision.data import ImageBlock
 from fastai.vision.augment import RandomResizedCrop, aug_transforms
 from fastai.vision.core import PILImage, imagenet_stats
 from .files import folder_problem
-from .images import ImageError, read_image
+from .images import ImageError, read_image, rgb_image
 
 # %% ../nbs/02_data.ipynb #f3b50f5e
 def image_problem(fn:Path) -> str:
@@ -74,10 +74,11 @@ def near_duplicates(hashes:list,                     # perceptual hashes
 
 # %% ../nbs/02_data.ipynb #9468ba31
 class UprightImage(PILImage):
-    "A `PILImage` read the way the app reads a photo: with `read_image` (fully decoded, EXIF orientation applied, RGB)"
+    "A `PILImage` read the way the app reads a photo: with `read_image` (fully decoded, EXIF orientation applied, RGB, transparency on white)"
     @classmethod
     def create(cls, fn:Path|str|Tensor|ndarray|bytes|Image.Image, **kwargs):  # the types fastai's `test_dl` recognises
-        return super().create(read_image(fn) if isinstance(fn, (str, Path, bytes)) else fn, **kwargs)
+        img = read_image(fn) if isinstance(fn, (str, Path, bytes)) else rgb_image(fn) if isinstance(fn, Image.Image) else fn
+        return super().create(img, **kwargs)
 
 # %% ../nbs/02_data.ipynb #abb4d833
 def image_datablock(size:int,                # side of the square the model sees (a recipe's `size`)

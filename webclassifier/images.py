@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'OPENING', 'DECODING', 'MAX_DECODED', 'SERVED_SIDE', 'SERVED_DECODED',
-           'ImageError', 'orientation', 'decoding_bytes', 'decode_image', 'rgb_image', 'over_limit', 'read_image',
-           'pixel_hash', 'encode_image']
+           'ImageError', 'orientation', 'keyed', 'key_as_alpha', 'decoding_bytes', 'decode_image', 'over_white',
+           'rgb_image', 'over_limit', 'read_image', 'pixel_hash', 'encode_image']
 
 # %% ../nbs/01a_images.ipynb #7cc785b7
 import hashlib, io, os, threading, warnings
@@ -40,6 +40,14 @@ def orientation(img:Image.Image) -> int:
     exif.load(img.info['exif'])
     return exif.get(0x0112, 1)
 
+def keyed(img:Image.Image) -> bool:
+    "Whether `img` is grey or RGB with one colour that is transparent (a key in its `info`)"
+    return img.mode in ('L', 'RGB') and 'transparency' in img.info
+
+def key_as_alpha(img:Image.Image) -> Image.Image:
+    "`img` with its transparent colour made an alpha channel (LA, RGBA), so shrinking it blends no hidden colour into its edges"
+    return img.convert('LA' if img.mode == 'L' else 'RGBA') if keyed(img) else img
+
 def decoding_bytes(img:Image.Image, # opened, not yet decoded
                    copies:bool=True # count the RGB copy and the rotated one?
                   ) -> int:
@@ -47,7 +55,10 @@ def decoding_bytes(img:Image.Image, # opened, not yet decoded
     depth = 1 if img.mode in ('1', 'L', 'P') else 2 if img.mode.startswith('I;16') else 4  # PIL keeps RGB in 4 bytes too
     turned = orientation(img) not in (0, 1)
     to_8_bits = depth if img.mode.startswith('I') else 0  # 16- and 32-bit grey: the array `rgb_image` shifts to 8 bits
-    return img.width * img.height * (depth + copies * (4 * ((img.mode != 'RGB') + turned) + to_8_bits))
+    # `rgb_image` lays a picture with transparency on a white page: that page, and the RGBA copy of any other mode
+    over_white = img.has_transparency_data * ((img.mode != 'RGBA') + (img.mode in ('RGB', 'La', 'RGBa')))
+    return img.width * img.height * (depth + copies * (4 * ((img.mode != 'RGB') + turned + over_white) + to_8_bits)
+                                     + 4 * (not copies) * keyed(img))  # shrunk: `key_as_alpha` first
 
 def decode_image(data:bytes,
                  max_decoded:int=MAX_DECODED, # most bytes it may take while it is read (`decoding_bytes`)
@@ -58,6 +69,7 @@ def decode_image(data:bytes,
         with OPENING, warnings.catch_warnings():  # PIL's pixel-count check, at open, warns: made an error, one thread at a time
             warnings.simplefilter('error', Image.DecompressionBombWarning)  # (warning filters are global, not per thread)
             img = Image.open(io.BytesIO(data))  # reads the header only
+        fmt = img.format  # (a converted copy has none)
         if max_side and img.format == 'JPEG': img.draft(None, (max_side, max_side))  # decoded at 1/2, 1/4 or 1/8 scale
         need = decoding_bytes(img, copies=not max_side)
         if need > max_decoded:
@@ -65,17 +77,23 @@ def decode_image(data:bytes,
                              f'over the {max_decoded/1e6:.0f} MB limit)')
         with DECODING:  # the slow part, decoding, runs in parallel in threads, one per core
             img.load()
-            if max_side and max(img.size) > max_side: img.thumbnail((max_side, max_side))  # before it is turned or copied
+            if max_side and max(img.size) > max_side: img = key_as_alpha(img); img.thumbnail((max_side, max_side))  # before it is turned or copied
     except ImageError: raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning): raise ImageError('too many pixels (decompression bomb)') from None
     except Image.UnidentifiedImageError: raise ImageError('not an image (unrecognised format)') from None
     except Exception as e: raise ImageError(f'not an image ({str(e) or type(e).__name__})') from None
-    fmt = img.format
     img = ImageOps.exif_transpose(img)
     img.format = fmt
     return img
 
 # %% ../nbs/01a_images.ipynb #b7d2e4f1
+def over_white(img:Image.Image) -> Image.Image:
+    "`img`, which has transparency (an alpha channel or a transparent colour), laid on a white page: RGB"
+    rgba = img if img.mode == 'RGBA' else img.convert('RGBA')
+    page = Image.new('RGB', img.size, (255, 255, 255))
+    page.paste(rgba, mask=rgba)  # blended by its alpha
+    return page
+
 def rgb_image(img:Image.Image) -> Image.Image:
     "The PIL `img` decoded, upright, in 8-bit RGB: what the model takes; an `ImageError` if it can't be read or is empty"
     try: img.load()  # `Image.open` reads only the header
@@ -84,10 +102,14 @@ def rgb_image(img:Image.Image) -> Image.Image:
     if img.getexif().get(0x0112, 1) not in (0, 1): img = ImageOps.exif_transpose(img)  # `decode_image` turned its own
     # 16-bit grey (or 32-bit with values past 8 bits): its top 8 bits
     if img.mode.startswith('I;16') or (img.mode == 'I' and img.getextrema()[1] > 255):
-        top = np.array(img); top >>= 8  # in place: one copy of the pixels (`decoding_bytes` counts it)
+        top = np.array(img); hidden = top == img.info['transparency'] if 'transparency' in img.info else None
+        top >>= 8  # in place: one copy of the pixels (`decoding_bytes` counts it)
         img = Image.fromarray(np.clip(top, 0, 255, out=top).astype(np.uint8))
-    if img.mode in ('La', 'RGBa'): img = img.convert(img.mode.upper())  # premultiplied alpha: PIL goes to RGB from LA, RGBA
-    try: return img if img.mode == 'RGB' else img.convert('RGB')
+        if hidden is not None: img.putalpha(Image.fromarray(np.where(hidden, 0, 255).astype(np.uint8)))  # its transparent grey
+    if img.mode in ('La', 'RGBa'): img = img.convert(img.mode.upper())  # premultiplied alpha: PIL goes to RGBA from LA, RGBA
+    try:
+        if img.has_transparency_data: return over_white(img)
+        return img if img.mode == 'RGB' else img.convert('RGB')
     except ValueError as e: raise ImageError(f'cannot be made RGB ({e})') from None
 
 # %% ../nbs/01a_images.ipynb #f87e7368
@@ -118,8 +140,8 @@ def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     resize = max_side and max(img.size) > max_side
     rotated = orientation(Image.open(io.BytesIO(data))) != 1
     if not resize and not rotated and img.format in KEPT_FORMATS: return data
-    if resize: img = img.copy(); img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    if resize: img = key_as_alpha(img).copy(); img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     fmt = img.format if img.format in KEPT_FORMATS else 'JPEG' if img.format in ('HEIF', 'AVIF', 'MPO') else 'PNG'
-    if fmt == 'JPEG' and img.mode not in ('RGB', 'L'): img = img.convert('RGB')
+    if fmt == 'JPEG' and (img.mode not in ('RGB', 'L') or img.has_transparency_data): img = rgb_image(img)  # on white
     out = io.BytesIO(); img.save(out, fmt, **({'quality': 90} if fmt != 'PNG' else {}))
     return out.getvalue()

@@ -93,7 +93,7 @@ class Predictor:
 
     def batch(self, images:list) -> torch.Tensor:
         "The model's input for the PIL `images` (a plain tensor: fastai's tensor subclasses slow every layer down)"
-        # decoded and in RGB (`rgb_image`), as fastai reads a file and as the twin takes any PIL image
+        # decoded, upright and in RGB (`rgb_image`), as `UprightImage` reads a file and as the twin takes any PIL image
         items = torch.stack([self.item_tfms(PILImage.create(rgb_image(im))) for im in images])
         return self.batch_tfms(TensorImage(items)).as_subclass(torch.Tensor)
 

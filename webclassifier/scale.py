@@ -12,6 +12,7 @@ import html, io, math, os, re, signal, socket, threading, time, uuid
 import requests
 from pathlib import Path
 from .files import file_stamp, sha256_file
+from .images import rgb_image
 from .service import MODEL_BUSY, PAGE, ApiError, PhotoQueue, answer_request, load_service
 from .app import ClassifierApp
 
@@ -147,9 +148,9 @@ def serve_forever(model:Path, runtime:str='onnx', replicas:int=1, ip:str='127.0.
 
 # %% ../nbs/09c_scale.ipynb #f496b083
 def photo_bytes(image, quality:int=95) -> bytes:
-    "The PIL `image` (RGB) as JPEG bytes to send to the service"
+    "The PIL `image` as JPEG bytes to send to the service: as `rgb_image` makes it (upright, RGB, transparency on white)"
     out = io.BytesIO()
-    image.convert('RGB').save(out, 'JPEG', quality=quality)
+    rgb_image(image).save(out, 'JPEG', quality=quality)
     return out.getvalue()
 
 def predictor_answer(said:dict) -> dict:

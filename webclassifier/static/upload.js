@@ -49,7 +49,10 @@ export default { render({ model, el }) {
     }
     const scale = Math.min(1, model.get('max_side') / Math.max(bitmap.width, bitmap.height));
     const canvas = new OffscreenCanvas(Math.round(bitmap.width * scale), Math.round(bitmap.height * scale));
-    canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    const context = canvas.getContext('2d');
+    context.fillStyle = '#fff';  // a transparent picture laid on white, as the page shows it and `rgb_image` reads a file
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
     bitmap.close();
     const jpeg = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
     const done = heard(id);

@@ -51,7 +51,7 @@ def key_as_alpha(img:Image.Image) -> Image.Image:
 def decoding_bytes(img:Image.Image, # opened, not yet decoded
                    copies:bool=True # count the RGB copy and the rotated one?
                   ) -> int:
-    "Bytes `img` takes in memory at its peak while it is read: its decoded pixels, and (`copies`) its RGB and rotated copies"
+    "Bytes `img` takes in memory at its peak while it is read: its decoded pixels, and (`copies`) its RGB, rotated and white-page copies"
     depth = 1 if img.mode in ('1', 'L', 'P') else 2 if img.mode.startswith('I;16') else 4  # PIL keeps RGB in 4 bytes too
     turned = orientation(img) not in (0, 1)
     to_8_bits = depth if img.mode.startswith('I') else 0  # 16- and 32-bit grey: the array `rgb_image` shifts to 8 bits

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'OPENING', 'DECODING', 'MAX_DECODED', 'SERVED_SIDE', 'SERVED_DECODED',
-           'ImageError', 'orientation', 'keyed', 'key_as_alpha', 'decoding_bytes', 'decode_image', 'over_white',
-           'rgb_image', 'over_limit', 'read_image', 'pixel_hash', 'encode_image']
+           'ImageError', 'orientation', 'shrink_spoils', 'ready_to_shrink', 'decoding_bytes', 'decode_image',
+           'stored_orientation', 'over_white', 'rgb_image', 'over_limit', 'read_image', 'pixel_hash', 'encode_image']
 
 # %% ../nbs/01a_images.ipynb #7cc785b7
 import hashlib, io, os, threading, warnings
@@ -40,13 +40,13 @@ def orientation(img:Image.Image) -> int:
     exif.load(img.info['exif'])
     return exif.get(0x0112, 1)
 
-def keyed(img:Image.Image) -> bool:
-    "Whether `img` is grey or RGB with one colour that is transparent (a key in its `info`)"
-    return img.mode in ('L', 'RGB') and 'transparency' in img.info
+def shrink_spoils(img:Image.Image) -> bool:
+    "Whether PIL's shrinking would spoil `img`: a transparent colour (blended into its edges) or a palette with alpha (its indices blended)"
+    return (img.mode in ('L', 'RGB') and 'transparency' in img.info) or img.mode == 'PA'
 
-def key_as_alpha(img:Image.Image) -> Image.Image:
-    "`img` with its transparent colour made an alpha channel (LA, RGBA), so shrinking it blends no hidden colour into its edges"
-    return img.convert('LA' if img.mode == 'L' else 'RGBA') if keyed(img) else img
+def ready_to_shrink(img:Image.Image) -> Image.Image:
+    "`img` in a mode PIL shrinks cleanly: a transparent colour or a palette with alpha made an alpha channel (LA, RGBA)"
+    return img.convert('LA' if img.mode == 'L' else 'RGBA') if shrink_spoils(img) else img
 
 def decoding_bytes(img:Image.Image, # opened, not yet decoded
                    copies:bool=True # count the RGB copy and the rotated one?
@@ -58,7 +58,7 @@ def decoding_bytes(img:Image.Image, # opened, not yet decoded
     # `rgb_image` lays a picture with transparency on a white page: that page, and the RGBA copy of any other mode
     over_white = img.has_transparency_data * ((img.mode != 'RGBA') + (img.mode in ('RGB', 'La', 'RGBa')))
     return img.width * img.height * (depth + copies * (4 * ((img.mode != 'RGB') + turned + over_white) + to_8_bits)
-                                     + 4 * (not copies) * keyed(img))  # shrunk: `key_as_alpha` first
+                                     + 4 * (not copies) * img.has_transparency_data)  # shrunk: its RGBA or premultiplied copy
 
 def decode_image(data:bytes,
                  max_decoded:int=MAX_DECODED, # most bytes it may take while it is read (`decoding_bytes`)
@@ -77,16 +77,24 @@ def decode_image(data:bytes,
                              f'over the {max_decoded/1e6:.0f} MB limit)')
         with DECODING:  # the slow part, decoding, runs in parallel in threads, one per core
             img.load()
-            if max_side and max(img.size) > max_side: img = key_as_alpha(img); img.thumbnail((max_side, max_side))  # before it is turned or copied
+            if max_side and max(img.size) > max_side:  # before it is turned or copied
+                img = ready_to_shrink(img)
+                img.thumbnail((max_side, max_side), reducing_gap=None if img.mode.startswith('I;16') else 2.)  # PIL can't `reduce` I;16
     except ImageError: raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning): raise ImageError('too many pixels (decompression bomb)') from None
     except Image.UnidentifiedImageError: raise ImageError('not an image (unrecognised format)') from None
     except Exception as e: raise ImageError(f'not an image ({str(e) or type(e).__name__})') from None
-    img = ImageOps.exif_transpose(img)
+    try: img = ImageOps.exif_transpose(img)
+    except Exception: pass  # an EXIF block PIL can't parse: shown as stored, as browsers show it
     img.format = fmt
     return img
 
 # %% ../nbs/01a_images.ipynb #b7d2e4f1
+def stored_orientation(img:Image.Image) -> int:
+    "The EXIF orientation of the decoded `img` (1: upright, also when PIL can't parse its EXIF block)"
+    try: return img.getexif().get(0x0112, 1)
+    except Exception: return 1
+
 def over_white(img:Image.Image) -> Image.Image:
     "`img`, which has transparency (an alpha channel or a transparent colour), laid on a white page: RGB"
     rgba = img if img.mode == 'RGBA' else img.convert('RGBA')
@@ -99,7 +107,7 @@ def rgb_image(img:Image.Image) -> Image.Image:
     try: img.load()  # `Image.open` reads only the header
     except Exception as e: raise ImageError(f'cannot be read ({str(e) or "closed before it was decoded?"})') from None
     if not img.width or not img.height: raise ImageError(f'an empty image ({img.width}x{img.height})')
-    if img.getexif().get(0x0112, 1) not in (0, 1): img = ImageOps.exif_transpose(img)  # `decode_image` turned its own
+    if stored_orientation(img) not in (0, 1): img = ImageOps.exif_transpose(img)  # `decode_image` turned its own
     # 16-bit grey (or 32-bit with values past 8 bits): its top 8 bits
     if img.mode.startswith('I;16') or (img.mode == 'I' and img.getextrema()[1] > 255):
         top = np.array(img); hidden = top == img.info['transparency'] if 'transparency' in img.info else None
@@ -140,7 +148,7 @@ def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     resize = max_side and max(img.size) > max_side
     rotated = orientation(Image.open(io.BytesIO(data))) != 1
     if not resize and not rotated and img.format in KEPT_FORMATS: return data
-    if resize: img = key_as_alpha(img).copy(); img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    if resize: img = ready_to_shrink(img).copy(); img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     fmt = img.format if img.format in KEPT_FORMATS else 'JPEG' if img.format in ('HEIF', 'AVIF', 'MPO') else 'PNG'
     if fmt == 'JPEG' and (img.mode not in ('RGB', 'L') or img.has_transparency_data): img = rgb_image(img)  # on white
     out = io.BytesIO(); img.save(out, fmt, **({'quality': 90} if fmt != 'PNG' else {}))

@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'OPENING', 'DECODING', 'MAX_DECODED', 'SERVED_SIDE', 'SERVED_DECODED',
-           'ImageError', 'orientation', 'shrink_spoils', 'ready_to_shrink', 'decoding_bytes', 'decode_image',
-           'stored_orientation', 'over_white', 'rgb_image', 'over_limit', 'read_image', 'pixel_hash', 'encode_image']
+           'ImageError', 'orientation', 'shrink_spoils', 'ready_to_shrink', 'scale_grey_key', 'decoding_bytes',
+           'decode_image', 'stored_orientation', 'over_white', 'rgb_image', 'over_limit', 'read_image', 'pixel_hash',
+           'encode_image']
 
 # %% ../nbs/01a_images.ipynb #7cc785b7
 import hashlib, io, os, threading, warnings
@@ -48,6 +49,12 @@ def ready_to_shrink(img:Image.Image) -> Image.Image:
     "`img` in a mode PIL shrinks cleanly: a transparent colour or a palette with alpha made an alpha channel (LA, RGBA)"
     return img.convert('LA' if img.mode == 'L' else 'RGBA') if shrink_spoils(img) else img
 
+def scale_grey_key(img:Image.Image):
+    "Put a 2- or 4-bit grey PNG's transparent grey on the 8-bit scale PIL reads its pixels in (PIL keeps it as stored)"
+    args = img.tile[0][3] if img.format == 'PNG' and img.tile else None
+    bits = {'L;2': 2, 'L;4': 4}.get(args if isinstance(args, str) else args[0] if args else None)
+    if bits and type(img.info.get('transparency')) is int: img.info['transparency'] *= 255 // (2**bits - 1)
+
 def decoding_bytes(img:Image.Image, # opened, not yet decoded
                    copies:bool=True # count the RGB copy and the rotated one?
                   ) -> int:
@@ -70,6 +77,7 @@ def decode_image(data:bytes,
             warnings.simplefilter('error', Image.DecompressionBombWarning)  # (warning filters are global, not per thread)
             img = Image.open(io.BytesIO(data))  # reads the header only
         fmt = img.format  # (a converted copy has none)
+        scale_grey_key(img)
         if max_side and img.format == 'JPEG': img.draft(None, (max_side, max_side))  # decoded at 1/2, 1/4 or 1/8 scale
         need = decoding_bytes(img, copies=not max_side)
         if need > max_decoded:

@@ -38,7 +38,8 @@ def orientation(img:Image.Image) -> int:
     if img.format == 'TIFF': return img.tag_v2.get(0x0112, 1)
     if not img.info.get('exif'): return 1
     exif = Image.Exif()
-    exif.load(img.info['exif'])
+    try: exif.load(img.info['exif'])
+    except Exception: return 1  # an EXIF block PIL can't parse: shown as stored, as browsers show it
     return exif.get(0x0112, 1)
 
 def shrink_spoils(img:Image.Image) -> bool:

@@ -159,6 +159,6 @@ def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     if not resize and not rotated and img.format in KEPT_FORMATS: return data
     if resize: img = ready_to_shrink(img).copy(); img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     fmt = img.format if img.format in KEPT_FORMATS else 'JPEG' if img.format in ('HEIF', 'AVIF', 'MPO') else 'PNG'
-    if fmt == 'JPEG' and (img.mode not in ('RGB', 'L') or img.has_transparency_data): img = rgb_image(img)  # on white
+    if fmt == 'JPEG': img = rgb_image(img)  # JPEG keeps no transparency: laid on white
     out = io.BytesIO(); img.save(out, fmt, **({'quality': 90} if fmt != 'PNG' else {}))
     return out.getvalue()

@@ -131,12 +131,12 @@ def test_transparent_picture_is_seen_as_the_page_shows_it(page, tmp_path):
     import numpy as np
     from PIL import Image
     from webclassifier.predict import Predictor, predict_named
-    a = np.asarray(Image.open(SAMPLE/'teddy'/'00000047.png').convert('RGB'))
+    from webclassifier.images import rgb_image
+    a = np.asarray(rgb_image(Image.open(SAMPLE/'teddy'/'00000047.png')))  # a cut-out itself: on white
     h, w = a.shape[:2]
     rgba = np.dstack([a, np.full((h, w), 255, np.uint8)])
     rgba[:, :w//2] = (255, 0, 0, 0)  # transparent, hiding red
     cutout = tmp_path/'cutout.png'; Image.fromarray(rgba, 'RGBA').save(cutout)
-    from webclassifier.images import rgb_image
     assert rgb_image(Image.open(cutout)).getpixel((0, 0)) == (255, 255, 255)  # the command line reads it on white too
     said = predict_named(Predictor.load(ROOT/'export.pkl'), [('cutout.png', cutout)])[0]
     upload(page, cutout, 'cutout.png')
@@ -148,3 +148,46 @@ def test_transparent_picture_is_seen_as_the_page_shows_it(page, tmp_path):
     shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(',', 1)[1]))).convert('RGB')).astype(int)
     left = shown[:, : shown.shape[1]//2 - 4].reshape(-1, 3)
     assert (left.min(0) >= 235).all(), left.min(0)  # white (JPEG's noise aside): not red, not black
+
+def png_with_transparency(img, trns:bytes) -> bytes:
+    "`img` saved as a PNG with the transparency chunk `trns` (well formed or not) before its pixels"
+    import io, struct, zlib
+    png = io.BytesIO(); img.save(png, 'PNG'); png = png.getvalue(); idat = png.index(b'IDAT') - 4
+    return png[:idat] + struct.pack('>I', len(trns)) + b'tRNS' + trns + struct.pack('>I', zlib.crc32(b'tRNS' + trns)) + png[idat:]
+
+def test_every_transparency_reads_as_chromium_shows_it(browser):
+    """Pictures with transparency, well formed and damaged: `read_image` gives, pixel for pixel, what Chromium draws of
+    the file on a white page (it decodes each in an <img> and draws it on a canvas filled white)."""
+    import base64, io
+    import numpy as np
+    from PIL import Image
+    from webclassifier.images import read_image
+    rng = np.random.default_rng(0)
+    colours = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8))
+    rgba = Image.fromarray(rng.integers(0, 256, (6, 8, 4), dtype=np.uint8))
+    palette = colours.quantize(4)
+    def png(img, **kw): b = io.BytesIO(); img.save(b, 'PNG', **kw); return b.getvalue()
+    pictures = {'RGBA': png(rgba), 'LA': png(rgba.convert('LA')),
+                'RGB, a transparent colour': png(colours, transparency=colours.getpixel((0, 0))),
+                'grey, a transparent grey': png(colours.convert('L'), transparency=colours.convert('L').getpixel((0, 0))),
+                '16-bit grey, a transparent value': png(Image.fromarray(np.repeat(np.arange(0, 65536, 1366, np.uint16)[:48],
+                                                                                  1).reshape(6, 8)), transparency=1366),
+                'palette, one transparent entry': png(palette, transparency=1),
+                'palette, alpha per entry': png_with_transparency(palette, bytes([0, 80, 160, 255])),
+                'palette, alpha for more entries than it has': png_with_transparency(palette, bytes([0, 80, 160, 255, 7, 7])),
+                'palette, alpha for over 256 entries': png_with_transparency(palette, bytes(300)),
+                'RGB, transparency chunk too short': png_with_transparency(colours, b'\0\1'),
+                'grey, transparency chunk too short': png_with_transparency(colours.convert('L'), b'\0')}
+    page = browser.new_page()
+    try:
+        for what, data in pictures.items():
+            drawn = page.evaluate('''async (url) => {
+                const img = new Image(); img.src = url; await img.decode();
+                const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+                const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, c.width, c.height); g.drawImage(img, 0, 0);
+                return Array.from(g.getImageData(0, 0, c.width, c.height).data); }''',
+                'data:image/png;base64,' + base64.b64encode(data).decode())
+            chromium = np.array(drawn).reshape(6, 8, 4)[..., :3]
+            ours = np.asarray(read_image(data, name=what))
+            assert np.abs(ours.astype(int) - chromium).max() <= 2, (what, ours[..., 0], chromium[..., 0])
+    finally: page.close()

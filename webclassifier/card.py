@@ -12,6 +12,7 @@ from pathlib import Path
 import fastai, torch
 from fastai.learner import Learner
 from .files import atomic_write, csv_cell, csv_text, is_inside, sha256_file
+from .images import READING
 
 # %% ../nbs/05_card.ipynb #ce67147d
 def dataset_fingerprint(path:Path) -> str:
@@ -50,7 +51,7 @@ def export_model(learn:Learner, fname:Path='export.pkl', metrics:dict=None, **ca
     info = getattr(learn, 'train_info', {})
     card = dict(model=fname.name, classes=list(learn.dls.vocab), **info, metrics=metrics or {},
                 data_sha256=dataset_fingerprint(info['data']) if info.get('data') else None,
-                fastai=fastai.__version__, torch=torch.__version__, python=platform.python_version(),
+                fastai=fastai.__version__, torch=torch.__version__, python=platform.python_version(), reading=READING,
                 created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), unsure=learn.unsure.calibration,
                 split=dict(valid=held_out(learn)), **card,
                 sha256=sha256_file(fname))

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'log', 'gather', 'read_recipe', 'recipe_text', 'train', 'load_predictor', 'export_onnx', 'evaluate',
            'runs', 'predict', 'clean', 'clean_copy', 'app', 'app_on_voila', 'app_on_service', 'serve_model',
-           'command_parser', 'main']
+           'options_given', 'command_parser', 'main']
 
 # %% ../nbs/10_cli.ipynb #aa2101d4
 import argparse, inspect, json as json_lib, sys, warnings
@@ -99,23 +99,24 @@ def train(data_dir:str,            # folder with one sub-folder of images per cl
           outside:str=None,        # photos of none of the classes (e.g. flagged/_none_of_these)
           # with --outside, the probe is fitted with those photos as a class of their own, then drops it
           outside_class:bool=True,
-          # a model_card.json: train with the recipe it records, but for the flags above set to other than
-          # their default (DATA_DIR, --out, --report stay)
-          like:str=None):
+          # a model_card.json: train with the recipe it records, but for the flags above that are given
+          # (DATA_DIR, --out, --report stay)
+          like:str=None,
+          **from_main):            # `main` passes `given`: the options its command line set
     "Train a classifier on DATA_DIR, evaluate it, calibrate its \"not sure\" check, export it and log the run"
     from webclassifier.pipeline import Recipe, train_and_export
     from webclassifier.train import WeightsUnavailable
-    given = dict(recipe=recipe, arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed,
+    flags = dict(recipe=recipe, arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed,
                  lr=lr, C=C, keep=keep, cv=cv, refit=refit, neighbours=neighbours, per_class=per_class,
                  class_means=class_means, between=between, outside=outside,
                  outside_class=outside_class)
-    defaults = {k: p.default for k, p in inspect.signature(train).parameters.items()}
-    changes = {k: v for k, v in given.items() if v != defaults[k]}
+    defaults, set_by = {k: p.default for k, p in inspect.signature(train).parameters.items()}, from_main.get('given')
+    # called from Python, a flag at its default is not told from one not given: it leaves the card's setting
+    changes = {k: v for k, v in flags.items() if (k in set_by if set_by is not None else v != defaults[k])}
     try:
-        settings = read_recipe(like, **changes) if like else Recipe(**given)
+        settings = read_recipe(like, **changes) if like else Recipe(**flags)
         if like: log(f'train: the recipe of {like} ({recipe_text(settings)}); of the flags, ' +
-                     (', '.join(f'{k}={v}' for k, v in changes.items()) + ' given' if changes else 'none given') +
-                     ' (a flag at its default leaves the card\'s setting)')
+                     (', '.join(f'{k}={v}' for k, v in changes.items()) + ' given' if changes else 'none given'))
         card = train_and_export(data_dir, out, settings, report=report, log=log).card
     except (WeightsUnavailable, ValueError) as e: raise SystemExit(f'train: {e}')
     if settings.cv:
@@ -359,6 +360,12 @@ COMMANDS = {'gather': gather, 'train': train, 'export-onnx': export_onnx, 'evalu
             'predict': predict, 'clean': clean, 'clean-copy': clean_copy, 'app': app,
             'serve-model': serve_model}
 
+def options_given(name:str, args:list) -> set:
+    "The options of `webclassifier NAME` that the command line `args` sets (argparse gives the others their defaults)"
+    parser = command_parser(name)
+    for a in parser._actions: a.default = argparse.SUPPRESS  # so an option not given is left out
+    return set(vars(parser.parse_args(args)))
+
 def command_parser(name:str) -> argparse.ArgumentParser:
     "The parser of `webclassifier NAME`, from its function's docments; a flag on by default takes --flag and --no-flag"
     func = COMMANDS[name]
@@ -386,5 +393,5 @@ def main(argv:list=None):
     args.pop('pdb', None)
     args.pop('xtra', None)
     warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # printed by fastai's own import: nothing to do
-    COMMANDS[argv[0]](**args)
+    COMMANDS[argv[0]](**args, **({'given': options_given('train', argv[1:])} if argv[0] == 'train' else {}))
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
 from fastcore.parallel import parallel
-from .images import pixel_hash, read_image
+from .images import READING, pixel_hash, read_image
 from .files import atomic_write, is_inside
 
 # %% ../nbs/02b_features.ipynb #1f3b16e5
@@ -23,8 +23,7 @@ def feature_cache() -> Path:
 
 # %% ../nbs/02b_features.ipynb #f09f2c51
 MAX_INDEX_BYTES = 256 << 20  # the key index for a million photos is about 150 MB
-KEY_INDEX = 'keys-2.json'  # file -> pixel hash; "2": transparent pixels are read over white (`rgb_image`), so the keys
-                           # that `keys.json` holds for pictures with transparency are of the old reading: not used
+KEY_INDEX = f'keys-{READING}.json'  # file -> pixel hash, as `rgb_image` reads it (`keys.json`: the first reading's, not used)
 
 def read_key_index(fn:Path) -> dict:
     "The well-formed entries (file -> [time, size, 16 hex digits]) of the key index `fn`; {} if none can be read"

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'OPENING', 'DECODING', 'MAX_DECODED', 'SERVED_SIDE', 'SERVED_DECODED',
-           'ImageError', 'orientation', 'shrink_spoils', 'ready_to_shrink', 'scale_grey_key', 'decoding_bytes',
-           'decode_image', 'stored_orientation', 'over_white', 'rgb_image', 'over_limit', 'read_image', 'pixel_hash',
-           'encode_image']
+           'READING', 'ImageError', 'orientation', 'shrink_spoils', 'ready_to_shrink', 'without_chunks', 'open_image',
+           'read_transparency_as_browsers', 'decoding_bytes', 'decode_image', 'stored_orientation', 'over_white',
+           'rgb_image', 'over_limit', 'read_image', 'pixel_hash', 'encode_image']
 
 # %% ../nbs/01a_images.ipynb #7cc785b7
 import hashlib, io, os, threading, warnings
@@ -50,11 +50,30 @@ def ready_to_shrink(img:Image.Image) -> Image.Image:
     "`img` in a mode PIL shrinks cleanly: a transparent colour or a palette with alpha made an alpha channel (LA, RGBA)"
     return img.convert('LA' if img.mode == 'L' else 'RGBA') if shrink_spoils(img) else img
 
-def scale_grey_key(img:Image.Image):
-    "Put a 2- or 4-bit grey PNG's transparent grey on the 8-bit scale PIL reads its pixels in (PIL keeps it as stored)"
+def without_chunks(png:bytes, kind:bytes) -> bytes:
+    "The PNG file `png` without its chunks of `kind` (e.g. `b'tRNS'`) before its pixels (the first IDAT)"
+    kept, i = [png[:8]], 8  # the signature, then chunks: length, kind, data, CRC
+    while i + 12 <= len(png) and png[i+4:i+8] != b'IDAT':
+        end = i + 12 + int.from_bytes(png[i:i+4], 'big')
+        if png[i+4:i+8] != kind: kept.append(png[i:end])
+        i = end
+    return b''.join(kept) + png[i:]
+
+def open_image(data:bytes) -> Image.Image:
+    "`data` opened (its header read); a PNG's transparency chunk too short for its colours is ignored, as browsers ignore it"
+    try: return Image.open(io.BytesIO(data))
+    except ValueError as e:
+        if str(e) != 'Truncated tRNS chunk': raise
+        return Image.open(io.BytesIO(without_chunks(data, b'tRNS')))
+
+def read_transparency_as_browsers(img:Image.Image):
+    "Make the opened `img`'s transparency what a browser reads: a 2- or 4-bit grey PNG's transparent grey on the 8-bit scale PIL reads its pixels in (PIL keeps it as stored), a palette's alpha of over 256 entries ignored"
     args = img.tile[0][3] if img.format == 'PNG' and img.tile else None
     bits = {'L;2': 2, 'L;4': 4}.get(args if isinstance(args, str) else args[0] if args else None)
-    if bits and type(img.info.get('transparency')) is int: img.info['transparency'] *= 255 // (2**bits - 1)
+    key = img.info.get('transparency')
+    if bits and type(key) is int: img.info['transparency'] = key * (255 // (2**bits - 1))
+    if img.mode == 'P' and type(key) is bytes and len(key) > 256:  # PIL can't convert it (palette index out of range)
+        del img.info['transparency']
 
 def decoding_bytes(img:Image.Image, # opened, not yet decoded
                    copies:bool=True # count the RGB copy and the rotated one?
@@ -76,9 +95,9 @@ def decode_image(data:bytes,
     try:
         with OPENING, warnings.catch_warnings():  # PIL's pixel-count check, at open, warns: made an error, one thread at a time
             warnings.simplefilter('error', Image.DecompressionBombWarning)  # (warning filters are global, not per thread)
-            img = Image.open(io.BytesIO(data))  # reads the header only
+            img = open_image(data)  # reads the header only
         fmt = img.format  # (a converted copy has none)
-        scale_grey_key(img)
+        read_transparency_as_browsers(img)
         if max_side and img.format == 'JPEG': img.draft(None, (max_side, max_side))  # decoded at 1/2, 1/4 or 1/8 scale
         need = decoding_bytes(img, copies=not max_side)
         if need > max_decoded:
@@ -103,6 +122,8 @@ def stored_orientation(img:Image.Image) -> int:
     "The EXIF orientation of the decoded `img` (1: upright, also when PIL can't parse its EXIF block)"
     try: return img.getexif().get(0x0112, 1)
     except Exception: return 1
+
+READING = 2  # how `rgb_image` reads pictures: 2 lays transparency on white (1 dropped it); feature keys and cards record it
 
 def over_white(img:Image.Image) -> Image.Image:
     "`img`, which has transparency (an alpha channel or a transparent colour), laid on a white page: RGB"

@@ -14,6 +14,7 @@ from fastai.learner import Learner, load_learner
 from .files import atomic_write, sha256_file
 from .card import card_summary, dataset_fingerprint, export_model, log_run, read_runs, valid_photos
 from .data import image_dataloaders, readable_images
+from .images import READING
 from .train import (SETTING_RULES, Recipe, arch_function, check_outside_folder, check_setting, evaluate,
                                  interpretation, known_settings, model_meta, train_classifier)
 from .unsure import fit_detector, features_and_probs
@@ -76,11 +77,12 @@ def cached_model(data:Path,            # folder with one sub-folder of images pe
                  out:Path,             # where the model is (or is to be) exported
                  settings:Recipe=None, # how to train (default: `Recipe()`)
                  **changes) -> Learner: # fields of `settings` to change
-    "The learner exported to `out` if its card matches `data` and the recipe, else a new `train_and_export`"
+    "The learner exported to `out` if its card matches `data`, the recipe and today's reading of pictures, else a new `train_and_export`"
     r = replace(settings or Recipe(), **changes)
     out, card_fn = Path(out), Path(out).with_name('model_card.json')
     card = json.loads(card_fn.read_text()) if card_fn.exists() and out.exists() else {}
     fresh = bool(card) and card.get('sha256') == sha256_file(out) and bool(card.get('twin'))
+    fresh &= card.get('reading', 1) == READING  # a card from before cards recorded it: the first reading
     same_data = card.get('data') == str(data) and card.get('data_sha256') == dataset_fingerprint(data)
     if not (fresh and same_data and Recipe.from_card(card) == r):
         return train_and_export(data, out, r, log=lambda s: None, progress=False)

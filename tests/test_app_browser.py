@@ -149,15 +149,18 @@ def test_transparent_picture_is_seen_as_the_page_shows_it(page, tmp_path):
     left = shown[:, : shown.shape[1]//2 - 4].reshape(-1, 3)
     assert (left.min(0) >= 235).all(), left.min(0)  # white (JPEG's noise aside): not red, not black
 
-def png_with_transparency(img, trns:bytes) -> bytes:
-    "`img` saved as a PNG with the transparency chunk `trns` (well formed or not) before its pixels"
+def png_with_transparency(img, *trns:bytes, after_pixels:bool=False, before_palette:bool=False) -> bytes:
+    "`img` saved as a PNG with a transparency chunk of each of `trns` (well formed or not) before its pixels, or after them"
     import io, struct, zlib
-    png = io.BytesIO(); img.save(png, 'PNG'); png = png.getvalue(); idat = png.index(b'IDAT') - 4
-    return png[:idat] + struct.pack('>I', len(trns)) + b'tRNS' + trns + struct.pack('>I', zlib.crc32(b'tRNS' + trns)) + png[idat:]
+    png = io.BytesIO(); img.save(png, 'PNG'); png = png.getvalue()
+    at = png.index(b'PLTE' if before_palette else b'IDAT') - 4
+    if after_pixels: at += 12 + int.from_bytes(png[at:at+4], 'big')
+    chunks = b''.join(struct.pack('>I', len(t)) + b'tRNS' + t + struct.pack('>I', zlib.crc32(b'tRNS' + t)) for t in trns)
+    return png[:at] + chunks + png[at:]
 
 def test_every_transparency_reads_as_chromium_shows_it(browser):
-    """Pictures with transparency, well formed and damaged: `read_image` gives, pixel for pixel, what Chromium draws of
-    the file on a white page (it decodes each in an <img> and draws it on a canvas filled white)."""
+    """Pictures with transparency, well formed and damaged (chunks too short, too long, repeated, out of place): `read_image`
+    gives, pixel for pixel, what Chromium draws of the file on a white page (an <img> drawn on a canvas filled white)."""
     import base64, io
     import numpy as np
     from PIL import Image
@@ -166,6 +169,7 @@ def test_every_transparency_reads_as_chromium_shows_it(browser):
     colours = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8))
     rgba = Image.fromarray(rng.integers(0, 256, (6, 8, 4), dtype=np.uint8))
     palette = colours.quantize(4)
+    key = bytes(x for c in colours.getpixel((0, 0)) for x in (0, c))  # its first pixel's colour, as 16-bit numbers
     def png(img, **kw): b = io.BytesIO(); img.save(b, 'PNG', **kw); return b.getvalue()
     pictures = {'RGBA': png(rgba), 'LA': png(rgba.convert('LA')),
                 'RGB, a transparent colour': png(colours, transparency=colours.getpixel((0, 0))),
@@ -177,7 +181,12 @@ def test_every_transparency_reads_as_chromium_shows_it(browser):
                 'palette, alpha for more entries than it has': png_with_transparency(palette, bytes([0, 80, 160, 255, 7, 7])),
                 'palette, alpha for over 256 entries': png_with_transparency(palette, bytes(300)),
                 'RGB, transparency chunk too short': png_with_transparency(colours, b'\0\1'),
-                'grey, transparency chunk too short': png_with_transparency(colours.convert('L'), b'\0')}
+                'grey, transparency chunk too short': png_with_transparency(colours.convert('L'), b'\0'),
+                'RGB, a transparent colour after the pixels': png_with_transparency(colours, key, after_pixels=True),
+                'RGB, a short transparency chunk after the pixels': png_with_transparency(colours, b'\0', after_pixels=True),
+                'RGB, a short transparency chunk, then a transparent colour': png_with_transparency(colours, b'\0', key),
+                'RGB, two transparent colours': png_with_transparency(colours, key, bytes(6)),
+                'palette, alpha before the palette': png_with_transparency(palette, bytes(4), before_palette=True)}
     page = browser.new_page()
     try:
         for what, data in pictures.items():

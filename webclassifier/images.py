@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'OPENING', 'DECODING', 'MAX_DECODED', 'SERVED_SIDE', 'SERVED_DECODED',
-           'READING', 'ImageError', 'orientation', 'shrink_spoils', 'ready_to_shrink', 'without_chunks', 'open_image',
-           'read_transparency_as_browsers', 'decoding_bytes', 'decode_image', 'stored_orientation', 'over_white',
-           'rgb_image', 'over_limit', 'read_image', 'pixel_hash', 'encode_image']
+           'MAX_PNG_CHUNKS', 'READING', 'ImageError', 'orientation', 'shrink_spoils', 'ready_to_shrink',
+           'png_as_chromium_reads', 'scale_grey_key', 'decoding_bytes', 'decode_image', 'stored_orientation',
+           'over_white', 'rgb_image', 'over_limit', 'read_image', 'pixel_hash', 'encode_image']
 
 # %% ../nbs/01a_images.ipynb #7cc785b7
 import hashlib, io, os, threading, warnings
@@ -50,30 +50,34 @@ def ready_to_shrink(img:Image.Image) -> Image.Image:
     "`img` in a mode PIL shrinks cleanly: a transparent colour or a palette with alpha made an alpha channel (LA, RGBA)"
     return img.convert('LA' if img.mode == 'L' else 'RGBA') if shrink_spoils(img) else img
 
-def without_chunks(png:bytes, kind:bytes) -> bytes:
-    "The PNG file `png` without its chunks of `kind` (e.g. `b'tRNS'`) before its pixels (the first IDAT)"
-    kept, i = [png[:8]], 8  # the signature, then chunks: length, kind, data, CRC
-    while i + 12 <= len(png) and png[i+4:i+8] != b'IDAT':
-        end = i + 12 + int.from_bytes(png[i:i+4], 'big')
-        if png[i+4:i+8] != kind: kept.append(png[i:end])
+MAX_PNG_CHUNKS = 100_000  # a 20 MB PNG in libpng's 8 kB chunks has 2,560; PIL parses each one in Python
+
+def png_as_chromium_reads(data:bytes) -> bytes:
+    "PNG `data` with only the transparency chunk Chromium uses: the first tRNS after the palette and before the pixels long enough for the colour type (at most 256 entries for a palette); other files as they are. An `ImageError` for a PNG of over `MAX_PNG_CHUNKS` chunks"
+    if not data.startswith(b'\x89PNG\r\n\x1a\n') or len(data) < 26: return data
+    colour = data[25]  # in the header (IHDR): 0 grey, 2 RGB, 3 palette, 4 and 6 with alpha
+    shortest, longest = {0: 2, 2: 6}.get(colour, 1), 256 if colour == 3 else 2**31
+    i, n, drop, kept, palette, pixels = 8, 0, [], False, colour != 3, False
+    while i + 12 <= len(data):  # chunks: length, kind, data, CRC
+        n += 1
+        if n > MAX_PNG_CHUNKS: raise ImageError(f'too many PNG chunks (over {MAX_PNG_CHUNKS:,})')
+        end, kind = i + 12 + int.from_bytes(data[i:i+4], 'big'), data[i+4:i+8]
+        if kind == b'IEND': break
+        palette |= kind == b'PLTE'; pixels |= kind == b'IDAT'
+        if kind == b'tRNS':
+            used = not kept and palette and not pixels and shortest <= end - i - 12 <= longest
+            if not used: drop.append((i, end))
+            kept |= used
         i = end
-    return b''.join(kept) + png[i:]
+    if not drop: return data
+    cut = [0, *(at for span in drop for at in span), len(data)]
+    return b''.join(data[start:stop] for start, stop in zip(cut[::2], cut[1::2]))
 
-def open_image(data:bytes) -> Image.Image:
-    "`data` opened (its header read); a PNG's transparency chunk too short for its colours is ignored, as browsers ignore it"
-    try: return Image.open(io.BytesIO(data))
-    except ValueError as e:
-        if str(e) != 'Truncated tRNS chunk': raise
-        return Image.open(io.BytesIO(without_chunks(data, b'tRNS')))
-
-def read_transparency_as_browsers(img:Image.Image):
-    "Make the opened `img`'s transparency what a browser reads: a 2- or 4-bit grey PNG's transparent grey on the 8-bit scale PIL reads its pixels in (PIL keeps it as stored), a palette's alpha of over 256 entries ignored"
+def scale_grey_key(img:Image.Image):
+    "Put a 2- or 4-bit grey PNG's transparent grey on the 8-bit scale PIL reads its pixels in (PIL keeps it as stored)"
     args = img.tile[0][3] if img.format == 'PNG' and img.tile else None
     bits = {'L;2': 2, 'L;4': 4}.get(args if isinstance(args, str) else args[0] if args else None)
-    key = img.info.get('transparency')
-    if bits and type(key) is int: img.info['transparency'] = key * (255 // (2**bits - 1))
-    if img.mode == 'P' and type(key) is bytes and len(key) > 256:  # PIL can't convert it (palette index out of range)
-        del img.info['transparency']
+    if bits and type(img.info.get('transparency')) is int: img.info['transparency'] *= 255 // (2**bits - 1)
 
 def decoding_bytes(img:Image.Image, # opened, not yet decoded
                    copies:bool=True # count the RGB copy and the rotated one?
@@ -93,11 +97,12 @@ def decode_image(data:bytes,
                 ) -> Image.Image:
     "Fully decoded image from `data`, EXIF orientation applied; `ImageError` if it is not one, or would take over `max_decoded` bytes (refused before decoding)"
     try:
+        data = png_as_chromium_reads(data)
         with OPENING, warnings.catch_warnings():  # PIL's pixel-count check, at open, warns: made an error, one thread at a time
             warnings.simplefilter('error', Image.DecompressionBombWarning)  # (warning filters are global, not per thread)
-            img = open_image(data)  # reads the header only
+            img = Image.open(io.BytesIO(data))  # reads the header only
         fmt = img.format  # (a converted copy has none)
-        read_transparency_as_browsers(img)
+        scale_grey_key(img)
         if max_side and img.format == 'JPEG': img.draft(None, (max_side, max_side))  # decoded at 1/2, 1/4 or 1/8 scale
         need = decoding_bytes(img, copies=not max_side)
         if need > max_decoded:

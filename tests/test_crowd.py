@@ -67,6 +67,10 @@ def bomb_png(side=9000) -> bytes:
     "A PNG of one colour, a few hundred kB, that decodes to `side`² pixels"
     out = io.BytesIO(); Image.new('L', (side, side)).save(out, 'PNG'); return out.getvalue()
 
+def eps(photo) -> bytes:
+    "`photo` saved as Encapsulated PostScript"
+    out = io.BytesIO(); Image.open(photo).save(out, 'EPS'); return out.getvalue()
+
 def test_api_refuses_bad_input_with_one_json_line(crowd):
     big = b'\xff' * 21_000_000
     def streamed():  # no Content-Length: refused as the body passes the limit
@@ -74,7 +78,10 @@ def test_api_refuses_bad_input_with_one_json_line(crowd):
     cases = [(dict(), 400, 'no photo'), (dict(data=b'not a photo at all'), 415, 'not an image'),
              (dict(data=big), 413, 'over the'), (dict(data=streamed()), 413, 'over the'),
              (dict(data=bomb_png()), 413, 'too large to decode'), (dict(data=PHOTO.read_bytes()[:5000]), 415, 'not an image'),
-             (dict(files={'photo': ('x.jpg', PHOTO.read_bytes())}), 400, '"file"')]
+             (dict(files={'photo': ('x.jpg', PHOTO.read_bytes())}), 400, '"file"'),
+             (dict(data=eps(PHOTO)), 415, 'unrecognised format'),  # PIL would read it with Ghostscript: not a format read here
+             (dict(data=PHOTO.read_bytes()[:2] + b'\xff\xfe\x00\x02' * 200_000 + PHOTO.read_bytes()[2:]), 413,
+              'over the 100,000 limit')]  # 800 kB of empty JPEG comments, which PIL would parse one by one
     for kwargs, status, says in cases:
         refused = post(crowd, **kwargs)
         assert refused.status_code == status, (status, refused.status_code, refused.text[:200])

@@ -2,7 +2,8 @@
 by 5-fold cross-validation (near-copy groups, as final_fit.py) and by the 448 photos of ../shared/data/bears-elsewhere
 (never trained on): the shipped EfficientNet-Lite0 probe at C = 1, 3, 10; its features L2-normalised (times a scale);
 Lite0 and Lite2 features side by side; the mean of the Lite0 and Lite2 probes' probabilities; Lite0 at other sizes (224,
-288, 320 px). The features come from the feature cache (made if missing), at the card's 256 px unless said. Lite1 and Lite2 alone: final_fit.py C ARCH.
+288, 320 px); the nearest class mean (cosine to each class's mean feature, temperature 0.05), alone and averaged
+with the probe. The features come from the feature cache (made if missing), at the card's 256 px unless said. Lite1 and Lite2 alone: final_fit.py C ARCH.
 
     .venv/bin/python benchmarks/probe_variants.py     # -> benchmarks/out/probe_variants.txt"""
 import sys
@@ -37,6 +38,17 @@ for C, s in [(1, 10), (3, 10), (10, 10), (3, 30), (10, 30), (30, 30)]: run(f'lit
 for C in (1, 3): run('lite0+lite2 concat', torch.cat([F0, F2], -1), torch.cat([E0, E2], -1), C)
 p0 = run('lite0', F0, E0, 3); p2 = run('lite2', F2, E2, 3)
 say(f'mean of the two probes above: elsewhere {(np.array(vocab)[(p0 + p2).argmax(1).numpy()] == far).mean():.2%}')
+def class_means(tr, lab, x, tau=0.05):  # log-probabilities from the cosine to each class's mean feature (nearest class mean)
+    means = torch.stack([F.normalize(tr[lab == c].reshape(-1, tr.shape[-1]), dim=-1).mean(0) for c in range(len(vocab))])
+    return F.log_softmax(F.normalize(x, dim=-1) @ F.normalize(means, dim=-1).T / tau, 1)
+def probe_logp(tr, lab, x, C=3): w, b = fitted(tr, lab, len(vocab), C); return F.log_softmax(x @ w.T + b, 1)
+for a in (1, 0.5, 0.25):  # the nearest class mean alone, and its log-probabilities averaged with the probe's
+    blend = lambda tr, lab, x: a * class_means(tr, lab, x) + (1 - a) * probe_logp(tr, lab, x)
+    wrong = sum(int((blend(F0[folds != k], labels[folds != k], F0[folds == k][:, 0]).argmax(1) != labels[folds == k]).sum())
+                for k in range(5))
+    acc = (np.array(vocab)[blend(F0, labels, E0[:, 0]).argmax(1).numpy()] == far).mean()
+    say(f'{"nearest class mean" if a == 1 else f"class means {a:g} + probe {1 - a:g}":28} C=3   | CV wrong {wrong} of {len(files)} | '
+        f'elsewhere {acc:.2%} ({int(round((1 - acc) * len(far)))} wrong of {len(far)})')
 for size in (224, 288, 320):
     Fs, Es = feats_of('efficientnet_lite0', size)
     for C in (1, 3): run(f'lite0 at {size} px', Fs, Es, C)

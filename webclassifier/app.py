@@ -16,7 +16,7 @@ import base64, fcntl, hashlib, json, os, time
 import anywidget
 from traitlets import Int, List, Unicode
 from PIL import Image
-from .images import MAX_BYTES, EXTENSIONS, ImageError, decode_image, encode_image, over_limit, pixel_hash
+from .images import MAX_BYTES, EXTENSIONS, ImageError, decode_image, encode_image, open_header, over_limit, pixel_hash
 from .images import read_image, SERVED_DECODED, SERVED_SIDE
 from .answers import heatmap_overlay, seen_box
 from .files import MANIFEST_FIELDS, atomic_write, file_stamp, is_inside, read_manifest, sha256_file, write_manifest
@@ -252,7 +252,7 @@ def flag_photo(flags:Path, name:str, data:bytes, label:str, said:dict, model_sha
     folder = flag_folder(flags, label, vocab)  # checked before anything is created
     img = decode_image(data)  # only real, complete images are kept
     kept = encode_image(img, data)  # the bytes as received (JPEG, PNG, WebP); other formats as PNG
-    key, ext = pixel_hash(img)[:16], EXTENSIONS.get(Image.open(io.BytesIO(kept)).format, '.png')
+    key, ext = pixel_hash(img)[:16], EXTENSIONS.get(open_header(kept).format, '.png')
     dst = folder/f'{key}{ext}'
     flags.mkdir(parents=True, exist_ok=True)
     planted = [n for n in ('.lock', 'manifest.csv') if (flags/n).is_symlink()]  # someone with disk access linked it out

@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 from PIL import Image
 from fastcore.parallel import parallel
-from .images import MAX_BYTES, EXTENSIONS, ImageError, decode_image, encode_image, pixel_hash
+from .images import MAX_BYTES, EXTENSIONS, ImageError, decode_image, encode_image, open_header, pixel_hash
 from .images import read_image  # pickles made before 01a_images name webclassifier.download.read_image
 from .files import atomic_write, check_label, folder_problem, is_inside, read_manifest, write_manifest
 
@@ -113,13 +113,13 @@ class ImageStore:
                 known = self.rel(self.known[key])
                 return dict(status='duplicate', file=known, reason='same picture as ' + known)
             if key not in self.known:  # named by the format of the bytes saved (a resized GIF is saved as PNG)
-                ext = EXTENSIONS.get(Image.open(io.BytesIO(out)).format, ".png")
+                ext = EXTENSIONS.get(open_header(out).format, ".png")
                 self.known[key] = self.dest/label/f'{key}{ext}'
                 atomic_write(self.known[key], out, replace=False)
             path = self.known[key]
             self.listed.add(self.rel(path))
         out = path.read_bytes()  # what is on disk (an interrupted run's file is adopted as it is)
-        saved = Image.open(io.BytesIO(out))
+        saved = open_header(out)
         return dict(status='ok', file=self.rel(path), sha256=hashlib.sha256(out).hexdigest(), bytes=len(out),
                     width=saved.width, height=saved.height, reason='')
 

@@ -200,3 +200,21 @@ def test_every_transparency_reads_as_chromium_shows_it(browser):
             ours = np.asarray(read_image(data, name=what))
             assert np.abs(ours.astype(int) - chromium).max() <= 2, (what, ours[..., 0], chromium[..., 0])
     finally: page.close()
+
+def test_orientation_as_chromium_shows_it(browser):
+    "A JPEG turned by its EXIF orientation is read upright as Chromium shows it; one with an XMP orientation only, as stored"
+    import base64, io
+    from PIL import Image
+    from webclassifier.images import read_image
+    exif = Image.Exif(); exif[0x0112] = 6
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    page = browser.new_page()
+    try:
+        for kwargs in (dict(exif=exif), dict(xmp=xmp), dict(exif=exif, xmp=xmp)):
+            jpeg = io.BytesIO(); Image.new('RGB', (40, 30), 'red').save(jpeg, 'JPEG', **kwargs)
+            shown = page.evaluate('async (url) => { const img = new Image(); img.src = url; await img.decode(); '
+                                  'return [img.naturalWidth, img.naturalHeight]; }',
+                                  'data:image/jpeg;base64,' + base64.b64encode(jpeg.getvalue()).decode())
+            assert list(read_image(jpeg.getvalue()).size) == shown, (list(kwargs), shown)
+    finally: page.close()

@@ -7,8 +7,8 @@ __all__ = ['MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'READ_FORMATS', 'SERVED_FO
            'MAX_SCANS', 'UNREAD_CHUNKS', 'OPENING', 'DECODING', 'MAX_DECODED', 'SERVED_SIDE', 'SERVED_DECODED',
            'READING', 'ImageError', 'header_refusal', 'check_jpeg_header', 'check_gif_header', 'png_as_read',
            'readable_header', 'open_header', 'orientation', 'shrink_spoils', 'ready_to_shrink', 'scale_grey_key',
-           'decoding_bytes', 'jpeg_coefficient_bytes', 'decode_image', 'stored_orientation', 'over_white', 'rgb_image',
-           'over_limit', 'read_image', 'pixel_hash', 'encode_image']
+           'decoding_bytes', 'jpeg_coefficient_bytes', 'decode_image', 'over_white', 'rgb_image', 'over_limit',
+           'read_image', 'pixel_hash', 'encode_image']
 
 # %% ../nbs/01a_images.ipynb #7cc785b7
 import hashlib, io, os, threading, warnings
@@ -61,7 +61,7 @@ def check_jpeg_header(data:bytes):
 
 def check_gif_header(data:bytes):
     "An `ImageError` if PIL would read over `MAX_HEADER_PARTS` parts (blocks, sub-blocks, stray bytes) of the GIF `data` one by one before its first picture"
-    i, parts = 13 + (3 << (data[10] & 7) + 1 if len(data) > 10 and data[10] & 0x80 else 0), 0  # after its colour table
+    i, parts = 13 + (3 << ((data[10] & 7) + 1) if len(data) > 10 and data[10] & 0x80 else 0), 0  # after its colour table
     while i < len(data) and data[i] not in b',;':  # its first picture, or its end
         if data[i] == 0x21:  # an extension: its label, then sub-blocks up to an empty one
             i += 2
@@ -156,7 +156,7 @@ def decode_image(data:bytes,
                  max_decoded:int=MAX_DECODED, # most bytes it may take while it is read (`decoding_bytes`)
                  max_side:int=None            # shrink it to at most this many pixels a side as it is decoded
                 ) -> Image.Image:
-    "Fully decoded image from `data`, EXIF orientation applied; `ImageError` if it is not one, or would take over `max_decoded` bytes (refused before decoding)"
+    "Fully decoded image from `data`, EXIF orientation applied; `ImageError` if it is not one, or would take over `max_decoded` bytes (refused before decoding). Read for a server (`max_side`), only in `SERVED_FORMATS`"
     try:
         data = readable_header(data)
         with OPENING, warnings.catch_warnings():  # PIL's pixel-count check, at open, warns: made an error, one thread at a time
@@ -179,17 +179,13 @@ def decode_image(data:bytes,
     except (Image.DecompressionBombError, Image.DecompressionBombWarning): raise ImageError('too many pixels (decompression bomb)') from None
     except Image.UnidentifiedImageError: raise ImageError('not an image (unrecognised format)') from None
     except Exception as e: raise ImageError(f'not an image ({str(e) or type(e).__name__})') from None
-    try: img = ImageOps.exif_transpose(img)
+    try:  # by its EXIF orientation alone: `exif_transpose` would obey an XMP one too, which browsers ignore
+        if orientation(img) not in (0, 1): img = ImageOps.exif_transpose(img)
     except Exception: pass  # an EXIF block PIL can't parse: shown as stored, as browsers show it
     img.format = fmt
     return img
 
 # %% ../nbs/01a_images.ipynb #b7d2e4f1
-def stored_orientation(img:Image.Image) -> int:
-    "The EXIF orientation of the decoded `img` (1: upright, also when PIL can't parse its EXIF block)"
-    try: return img.getexif().get(0x0112, 1)
-    except Exception: return 1
-
 READING = 2  # how `rgb_image` reads pictures: 2 lays transparency on white (1 dropped it); feature keys and cards record it
 
 def over_white(img:Image.Image) -> Image.Image:
@@ -204,7 +200,7 @@ def rgb_image(img:Image.Image) -> Image.Image:
     try: img.load()  # `Image.open` reads only the header
     except Exception as e: raise ImageError(f'cannot be read ({str(e) or "closed before it was decoded?"})') from None
     if not img.width or not img.height: raise ImageError(f'an empty image ({img.width}x{img.height})')
-    if stored_orientation(img) not in (0, 1): img = ImageOps.exif_transpose(img)  # `decode_image` turned its own
+    if orientation(img) not in (0, 1): img = ImageOps.exif_transpose(img)  # (`decode_image` turned its own)
     # 16-bit grey (or 32-bit with values past 8 bits): its top 8 bits
     if img.mode.startswith('I;16') or (img.mode == 'I' and img.getextrema()[1] > 255):
         top = np.array(img); hidden = top == img.info['transparency'] if 'transparency' in img.info else None
@@ -243,7 +239,7 @@ def pixel_hash(img:Image.Image) -> str:
 def encode_image(img:Image.Image, data:bytes, max_side:int=None) -> bytes:
     "The bytes to save: `data` itself, or `img` re-encoded if it was rotated, is over `max_side` or is in a format browsers can't show (HEIC: JPEG)"
     resize = max_side and max(img.size) > max_side
-    rotated = orientation(open_header(data)) != 1
+    rotated = orientation(open_header(data)) not in (0, 1)
     if not resize and not rotated and img.format in KEPT_FORMATS: return data
     if resize: img = ready_to_shrink(img).copy(); img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     fmt = img.format if img.format in KEPT_FORMATS else 'JPEG' if img.format in ('HEIF', 'AVIF', 'MPO') else 'PNG'

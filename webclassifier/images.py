@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'READ_FORMATS', 'SERVED_FORMATS', 'MAX_HEADER_PARTS', 'MAX_SEGMENTS',
-           'MAX_SCANS', 'UNREAD_CHUNKS', 'OPENING', 'DECODING', 'MAX_DECODED', 'SERVED_SIDE', 'SERVED_DECODED',
+           'MAX_SCANS', 'UNREAD_CHUNKS', 'OPENING', 'DECODING', 'MAX_DECODED', 'SERVED_SIDE', 'SERVED_DECODED', 'TURNS',
            'READING', 'ImageError', 'header_refusal', 'check_jpeg_header', 'check_gif_header', 'png_as_read',
-           'readable_header', 'open_header', 'orientation', 'shrink_spoils', 'ready_to_shrink', 'scale_grey_key',
-           'decoding_bytes', 'jpeg_coefficient_bytes', 'decode_image', 'over_white', 'rgb_image', 'over_limit',
-           'read_image', 'pixel_hash', 'encode_image']
+           'readable_header', 'open_header', 'orientation', 'upright', 'shrink_spoils', 'ready_to_shrink',
+           'scale_grey_key', 'decoding_bytes', 'jpeg_coefficient_bytes', 'decode_image', 'over_white', 'rgb_image',
+           'over_limit', 'read_image', 'pixel_hash', 'encode_image']
 
 # %% ../nbs/01a_images.ipynb #7cc785b7
 import hashlib, io, os, threading, warnings
@@ -30,7 +30,7 @@ class ImageError(ValueError):
 
 # %% ../nbs/01a_images.ipynb #0b816fc3
 READ_FORMATS = ('JPEG', 'PNG', 'WEBP', 'GIF', 'BMP', 'TIFF', 'HEIF', 'AVIF')  # the formats PIL may open (a camera's MPO opens as JPEG)
-SERVED_FORMATS = tuple(f for f in READ_FORMATS if f != 'TIFF')  # for a server: what browsers show, and phones' HEIC
+SERVED_FORMATS = ('JPEG', 'PNG', 'WEBP', 'GIF', 'HEIF')  # for a server: photos' formats, and phones' HEIC (below: why not the others)
 MAX_HEADER_PARTS = 100_000  # a 20 MB PNG in libpng's 8 kB chunks has 2,560; a photo's JPEG header, a few dozen markers
 MAX_SEGMENTS = 64  # JPEG segments of one kind (a photo has one to three; extended XMP or an ICC profile, a few dozen)
 MAX_SCANS = 100    # a progressive JPEG's scans (libjpeg writes 10), each decoded over the whole picture
@@ -113,12 +113,23 @@ SERVED_DECODED = 64_000_000  # and may take at most this many bytes while read: 
 
 def orientation(img:Image.Image) -> int:
     "The EXIF orientation in `img`'s header (1: upright), read without decoding it (PIL's `getexif` decodes a whole PNG)"
-    if img.format == 'TIFF': return img.tag_v2.get(0x0112, 1)
+    if hasattr(img, 'tag_v2'): return img.tag_v2.get(0x0112, 1)  # a TIFF's own tags
     if not img.info.get('exif'): return 1
     exif = Image.Exif()
     try: exif.load(img.info['exif'])
     except Exception: return 1  # an EXIF block PIL can't parse: shown as stored, as browsers show it
     return exif.get(0x0112, 1)
+
+TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+         5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+
+def upright(img:Image.Image) -> Image.Image:
+    "`img` turned by its EXIF orientation alone, as browsers turn it, then without its EXIF block (PIL's `exif_transpose` obeys an XMP orientation too, and rewrites every EXIF tag: 70 s for a crafted block)"
+    turn = TURNS.get(orientation(img))
+    if turn is None: return img
+    img = img.transpose(turn)
+    img.info.pop('exif', None)  # turned: its orientation is done with
+    return img
 
 def shrink_spoils(img:Image.Image) -> bool:
     "Whether PIL's shrinking would spoil `img`: a transparent colour (blended into its edges) or a palette with alpha (its indices blended)"
@@ -179,9 +190,7 @@ def decode_image(data:bytes,
     except (Image.DecompressionBombError, Image.DecompressionBombWarning): raise ImageError('too many pixels (decompression bomb)') from None
     except Image.UnidentifiedImageError: raise ImageError('not an image (unrecognised format)') from None
     except Exception as e: raise ImageError(f'not an image ({str(e) or type(e).__name__})') from None
-    try:  # by its EXIF orientation alone: `exif_transpose` would obey an XMP one too, which browsers ignore
-        if orientation(img) not in (0, 1): img = ImageOps.exif_transpose(img)
-    except Exception: pass  # an EXIF block PIL can't parse: shown as stored, as browsers show it
+    img = upright(img)
     img.format = fmt
     return img
 
@@ -200,7 +209,7 @@ def rgb_image(img:Image.Image) -> Image.Image:
     try: img.load()  # `Image.open` reads only the header
     except Exception as e: raise ImageError(f'cannot be read ({str(e) or "closed before it was decoded?"})') from None
     if not img.width or not img.height: raise ImageError(f'an empty image ({img.width}x{img.height})')
-    if orientation(img) not in (0, 1): img = ImageOps.exif_transpose(img)  # (`decode_image` turned its own)
+    img = upright(img)  # (`decode_image` turned its own)
     # 16-bit grey (or 32-bit with values past 8 bits): its top 8 bits
     if img.mode.startswith('I;16') or (img.mode == 'I' and img.getextrema()[1] > 255):
         top = np.array(img); hidden = top == img.info['transparency'] if 'transparency' in img.info else None

@@ -250,9 +250,10 @@ def flag_photo(flags:Path, name:str, data:bytes, label:str, said:dict, model_sha
     # `label`: one of `vocab`, or `NONE_OF_THESE`; the row is the flags manifest's
     flags, name = Path(flags).absolute(), short_name(name)
     folder = flag_folder(flags, label, vocab)  # checked before anything is created
-    img = decode_image(data)  # only real, complete images are kept
-    kept = encode_image(img, data)  # the bytes as received (JPEG, PNG, WebP); other formats as PNG
-    key, ext = pixel_hash(img)[:16], EXTENSIONS.get(open_header(kept).format, '.png')
+    img = decode_image(data, SERVED_DECODED, SERVED_SIDE)  # only real, complete images are kept: read as the app read it
+    kept = encode_image(img, data)  # the bytes as received (JPEG, PNG, WebP); turned or other formats: re-encoded
+    stored = open_header(kept)
+    key, ext = pixel_hash(img)[:16], EXTENSIONS.get(stored.format, '.png')
     dst = folder/f'{key}{ext}'
     flags.mkdir(parents=True, exist_ok=True)
     planted = [n for n in ('.lock', 'manifest.csv') if (flags/n).is_symlink()]  # someone with disk access linked it out
@@ -263,7 +264,7 @@ def flag_photo(flags:Path, name:str, data:bytes, label:str, said:dict, model_sha
         old = next((r for r in rows if Path(r['file']).stem == key and is_inside(flags/r['file'], flags) and (flags/r['file']).is_file()), None)
         row = dict(label=label, query='flagged in the app', url=f'flagged:{name}',
                    file=dst.relative_to(flags).as_posix(),
-                   sha256=hashlib.sha256(kept).hexdigest(), bytes=len(kept), width=img.width, height=img.height,
+                   sha256=hashlib.sha256(kept).hexdigest(), bytes=len(kept), width=stored.width, height=stored.height,
                    status='ok', reason='',
                    predicted=said.get('label', ''), probability=said.get('probability', ''), model_sha256=model_sha256)
         rows = [r for r in rows if r is not old] + [row]

@@ -100,7 +100,7 @@ def readable_header(data:bytes) -> bytes:
     return data
 
 def open_header(data:bytes) -> Image.Image:
-    "`data` opened as `decode_image` opens it, not decoded: for its format, size or EXIF, without PIL parsing a header too long to read"
+    "`data` opened (not decoded) in `READ_FORMATS` after `readable_header`: for its format, size or EXIF, without PIL parsing a header too long to read"
     return Image.open(io.BytesIO(readable_header(data)), formats=READ_FORMATS)
 
 
@@ -116,15 +116,16 @@ def orientation(img:Image.Image) -> int:
     if hasattr(img, 'tag_v2'): return img.tag_v2.get(0x0112, 1)  # a TIFF's own tags
     if not img.info.get('exif'): return 1
     exif = Image.Exif()
-    try: exif.load(img.info['exif'])
+    try:
+        exif.load(img.info['exif'])
+        return exif.get(0x0112, 1)
     except Exception: return 1  # an EXIF block PIL can't parse: shown as stored, as browsers show it
-    return exif.get(0x0112, 1)
 
 TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
 
 def upright(img:Image.Image) -> Image.Image:
-    "`img` turned by its EXIF orientation alone, as browsers turn it, then without its EXIF block (PIL's `exif_transpose` obeys an XMP orientation too, and rewrites every EXIF tag: 70 s for a crafted block)"
+    "`img` turned by its EXIF orientation alone, as browsers turn it, then without its EXIF block (PIL's `exif_transpose` obeys an XMP orientation too, and rewrites every EXIF tag, slowly for a crafted block)"
     turn = TURNS.get(orientation(img))
     if turn is None: return img
     img = img.transpose(turn)

@@ -37,7 +37,7 @@ def test_card_figures_are_the_out_of_fold_predictions():
 
 @needs_shared
 def test_fitted_on_every_photo_of_its_data(tmp_path):
-    "The card's data set rebuilt from ../shared (its fingerprint the card's): the shipped probe is the logistic regression on every one of its photos, with its 200 outside photos as a class it dropped"
+    "The card's data set rebuilt from ../shared (its fingerprint the card's): the shipped probe is the logistic regression on every one of its photos, with its 200 outside photos as a class it dropped, started from ImageNet's three classes"
     data = tmp_path/Path(CARD['data']).name
     rebuild_cleaned(data)
     assert dataset_fingerprint(data) == CARD['data_sha256']
@@ -47,6 +47,7 @@ def test_fitted_on_every_photo_of_its_data(tmp_path):
     subprocess.run([sys.executable, ROOT/'benchmarks'/'ood_set.py', outside], check=True, capture_output=True)
     again = train_classifier(data, valid=[], outside=outside, log=lambda s: None, progress=False, **recipe.training)  # features from the cache, else computed
     assert len(again.dls.train_ds) == CARD['unsure']['n_train'] and again.train_info['outside_learnt'] == 200
+    assert recipe.imagenet_prior and again.train_info['started_from'] == CARD['started_from'] == ['American black bear', 'brown bear', 'teddy']
     shipped, fitted = predictor.learn.model[1][-1], again.model[1][-1]
     torch.testing.assert_close((fitted.weight, fitted.bias), (shipped.weight.float(), shipped.bias.float()), atol=2e-3, rtol=1e-3)
 

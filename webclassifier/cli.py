@@ -99,6 +99,8 @@ def train(data_dir:str,            # folder with one sub-folder of images per cl
           outside:str=None,        # photos of none of the classes (e.g. flagged/_none_of_these)
           # with --outside, the probe is fitted with those photos as a class of their own, then drops it
           outside_class:bool=True,
+          # the probe starts from its backbone's own ImageNet classes nearest the data's (--no-imagenet-prior: from zero)
+          imagenet_prior:bool=True,
           # a model_card.json: train with the recipe it records, but for the flags above that are given
           # (DATA_DIR, --out, --report stay)
           like:str=None,
@@ -109,7 +111,7 @@ def train(data_dir:str,            # folder with one sub-folder of images per cl
     flags = dict(recipe=recipe, arch=arch, epochs=epochs, size=size, pretrained=pretrained, bs=bs, seed=seed,
                  lr=lr, C=C, keep=keep, cv=cv, refit=refit, neighbours=neighbours, per_class=per_class,
                  class_means=class_means, between=between, outside=outside,
-                 outside_class=outside_class)
+                 outside_class=outside_class, imagenet_prior=imagenet_prior)
     defaults, set_by = {k: p.default for k, p in inspect.signature(train).parameters.items()}, from_main.get('given')
     # called from Python, a flag at its default is not told from one not given: it leaves the card's setting
     changes = {k: v for k, v in flags.items() if (k in set_by if set_by is not None else v != defaults[k])}

@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['PROBE_BS', 'PROBE_C', 'RECIPES', 'MAX_NEIGHBOURS', 'SETTING_RULES', 'read_history', 'plot_history', 'L2Norm',
-           'probe_head', 'fit_probe', 'feature_key', 'fit_probe_head', 'check_recipe', 'check_setting',
-           'check_outside_folder', 'known_settings', 'Recipe', 'train_classifier', 'class_metrics', 'confusion_counts',
-           'plot_confusion', 'most_confused', 'probe_predictions', 'valid_predictions', 'CachedInterpretation',
-           'interpretation', 'evaluate']
+           'probe_head', 'fit_probe', 'imagenet_prior', 'feature_key', 'fit_probe_head', 'check_recipe',
+           'check_setting', 'check_outside_folder', 'known_settings', 'Recipe', 'train_classifier', 'class_metrics',
+           'confusion_counts', 'plot_confusion', 'most_confused', 'probe_predictions', 'valid_predictions',
+           'CachedInterpretation', 'interpretation', 'evaluate']
 
 # %% ../nbs/03_train.ipynb #2911dfa1
 import csv, math, os, tempfile
@@ -30,7 +30,7 @@ import fastai.callback.schedule  # adds fine_tune and fit_one_cycle to Learner
 # `webclassifier.train.efficientnet_lite0`, and `from webclassifier.train import make_learner` still works
 from .backbones import (
     ARCHS, N_FEATURES, WeightsUnavailable, arch_function, efficientnet_body, efficientnet_lite, efficientnet_lite0,
-    efficientnet_lite1, efficientnet_lite2, make_learner, plain_conv)
+    efficientnet_lite1, efficientnet_lite2, make_learner, plain_conv, imagenet_classifier, IMAGENET_CLASSES)
 from .data import image_dataloaders, readable_images
 from .features import cached_features
 
@@ -88,18 +88,35 @@ def fit_probe(feats:torch.Tensor,      # one row of features per example
               n_classes:int,
               C:float=PROBE_C,         # inverse L2 penalty: smaller is smoother
               max_iter:int=100,        # L-BFGS iterations
-              bias:bool=True) -> tuple: # a bias per class; False: through the origin (zero biases)
+              bias:bool=True,          # a bias per class; False: through the origin (zero biases)
+              prior:tuple=None) -> tuple: # weights and biases to start from, the penalty pulling towards them (default zeros)
     "Multinomial logistic regression of `labels` on `feats` by L-BFGS: the weights (classes, features) and biases"
-    w = torch.zeros(n_classes, feats.shape[1], requires_grad=True)
-    b = torch.zeros(n_classes, requires_grad=bias)
+    w0, b0 = prior if prior is not None else (torch.zeros(n_classes, feats.shape[1]), torch.zeros(n_classes))
+    w, b = w0.clone().requires_grad_(True), b0.clone().requires_grad_(bias)
     opt = torch.optim.LBFGS([w, b] if bias else [w], lr=1, max_iter=max_iter, line_search_fn='strong_wolfe')
     def loss():
         opt.zero_grad()
-        value = F.cross_entropy(feats @ w.T + b, labels, reduction='sum') + (w**2).sum() / (2*C)
+        value = F.cross_entropy(feats @ w.T + b, labels, reduction='sum') + ((w - w0)**2).sum() / (2*C)
         value.backward()
         return value
     with torch.enable_grad(): opt.step(loss)
     return w.detach(), b.detach()
+
+# %% ../nbs/03_train.ipynb #8953e411
+def imagenet_prior(arch:str,           # the backbone whose ImageNet classifier starts the probe
+                   feats:torch.Tensor, # the L2-normalised features of the labelled examples, one row each
+                   labels:torch.Tensor,# each row's class index
+                   n_classes:int) -> tuple: # classes to fit: those without examples (the outside class) start from zero
+    "`fit_probe`'s `prior` (weights, biases) from each class's likeliest ImageNet class, and those classes' indices"
+    # None if `arch` has no `imagenet_classifier` (resnet18)
+    classifier = imagenet_classifier(arch)
+    if classifier is None: return None, None
+    w, b = classifier
+    logp = F.log_softmax(feats @ w.T + b, dim=1)
+    nearest = [int(logp[labels == c].mean(0).argmax()) if (labels == c).any() else None for c in range(n_classes)]
+    rows = [(w[i], b[i]) if i is not None else (torch.zeros(w.shape[1]), torch.tensor(0.)) for i in nearest]
+    return (torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])), nearest
+
 
 # %% ../nbs/03_train.ipynb #49749a8d
 def feature_key(arch:str, size:int) -> str:
@@ -108,18 +125,25 @@ def feature_key(arch:str, size:int) -> str:
 
 # %% ../nbs/03_train.ipynb #69ade14b
 def fit_probe_head(learn:Learner, key:str, C:float=PROBE_C, log=None,
-                   outside:list=()): # photos of none of the classes: fitted as a class of their own, then dropped
+                   outside:list=(), # photos of none of the classes: fitted as a class of their own, then dropped
+                   prior:str=None) -> list: # an arch: start from its ImageNet classes (`imagenet_prior`)
     "Fit `learn`'s probe head's linear layer on the cached features (`key`) of its training photos and their mirrors"
+    # returns the ImageNet class each class started from (None: none)
     # with `outside`, the classes' weights are fitted against those photos too: what sets a teddy bear apart from
     # any other object, not from the bears alone (its heat map then points at the teddy, not at what is beside it)
     items, n = list(learn.dls.train_ds.items), len(learn.dls.vocab)
     feats = cached_features(learn.model[0], learn.dls, items + list(outside), key, log=log)
     labels = torch.tensor([learn.dls.vocab.o2i[parent_label(f)] for f in items] + [n] * len(outside))
-    w, b = fit_probe(feats.flatten(0, 1), labels.repeat_interleave(2), n + bool(len(outside)), C)
+    feats, labels = feats.flatten(0, 1), labels.repeat_interleave(2)
+    start, nearest = imagenet_prior(prior, feats, labels, n + bool(len(outside))) if prior else (None, None)
+    if log and nearest: log('probe: ' + ', '.join(f'{c} from ImageNet\'s "{IMAGENET_CLASSES[i]}"'
+                                                 for c, i in zip(learn.dls.vocab, nearest)))
+    w, b = fit_probe(feats, labels, n + bool(len(outside)), C, prior=start)
     linear = learn.model[1][-1]
     with torch.no_grad():
         linear.weight.copy_(w[:n])
         linear.bias.copy_(b[:n])
+    return [IMAGENET_CLASSES[i] for i in nearest[:n]] if nearest else None
 
 # %% ../nbs/03_train.ipynb #4bc4b8d7
 RECIPES = ('probe', 'probe-finetune', 'finetune')
@@ -138,7 +162,7 @@ MAX_NEIGHBOURS = 5  # cross-validation keeps each photo's similarities to this m
 SETTING_RULES = dict(recipe=(str,), arch=(str,), epochs=(int, 1, 200), size=(int, 32, 1024), pretrained=(bool,),
                      bs=(int, 1, 1024), seed=(int, 0, 2**32 - 1), lr=(float, 1e-8, 1.0), C=(float, 1e-6, 1e6),
                      keep=(float,), cv=(int, 0, 50), refit=(bool,), neighbours=(int, 1, MAX_NEIGHBOURS), per_class=(bool,),
-                     class_means=(bool,), between=(bool,), outside=(str,), outside_class=(bool,))
+                     class_means=(bool,), between=(bool,), outside=(str,), outside_class=(bool,), imagenet_prior=(bool,))
 
 def check_setting(name:str, value):
     "A one-line `ValueError` naming the setting `name` and what it may be, unless `value` is of its type and range"
@@ -202,6 +226,9 @@ class Recipe:
     # with `outside`, the probe: fitted with those photos as a class of its own, dropped from the model it makes
     # (benchmarks/out/heatmaps.txt: its maps point at the bear among other things more often)
     outside_class:bool=True
+    # the probe: each class starts from, and is pulled towards, its likeliest class of the backbone's own ImageNet
+    # classifier (`imagenet_prior`; benchmarks/out/imagenet_prior.txt); none for resnet18
+    imagenet_prior:bool=True
 
     def __post_init__(self):
         for f in fields(self): check_setting(f.name, getattr(self, f.name))
@@ -217,7 +244,7 @@ class Recipe:
     def training(self) -> dict:
         "The keywords `train_classifier` and `cross_validate` take"
         keys = ['recipe', 'arch', 'epochs', 'size', 'pretrained', 'bs', 'seed', 'lr']
-        keys += ['C', 'outside_class'] if self.recipe != 'finetune' else []
+        keys += ['C', 'outside_class', 'imagenet_prior'] if self.recipe != 'finetune' else []
         return {k: getattr(self, k) for k in keys}
 
     @property
@@ -235,10 +262,11 @@ class Recipe:
         "The recipe a model card records (one older than recipes: the book's finetune); else a one-line `ValueError`"
         if not isinstance(card, dict): raise ValueError('not a JSON object')
         # a card older than `refit` was fitted on its training split; one older than `outside_class`, without its outside
-        # photos (without any, the field changes nothing: the default, so `cached_model` does not train again)
+        # photos (without any, the field changes nothing: the default, so `cached_model` does not train again); one
+        # older than `imagenet_prior`, from zero
         if 'settings' in card:
             settings = known_settings(card['settings'])
-            recipe = cls(**dict(refit=False, outside_class=not settings.get('outside')) | settings)
+            recipe = cls(**dict(refit=False, outside_class=not settings.get('outside'), imagenet_prior=False) | settings)
         else:
             recorded = {f.name: card[f.name] for f in fields(cls) if f.name in card}
             if recorded.get('recipe') == 'probe':  # epochs and bs are unused
@@ -246,7 +274,7 @@ class Recipe:
             unsure = card.get('unsure') if isinstance(card.get('unsure'), dict) else {}
             outside = unsure.get('outside') if isinstance(unsure.get('outside'), dict) else {}
             folder = {'outside': outside['folder']} if outside.get('folder') else {}
-            recipe = cls(**dict(recipe='finetune', refit=False, outside_class=not folder) | recorded | folder)
+            recipe = cls(**dict(recipe='finetune', refit=False, outside_class=not folder, imagenet_prior=False) | recorded | folder)
         check_outside_folder(recipe.outside)  # a folder that exists must be one of photos
         return recipe
 
@@ -265,7 +293,8 @@ def train_classifier(path:Path,                     # folder with one sub-folder
                      recipe:str=Recipe.recipe,      # probe, probe-finetune or finetune (see above)
                      C:float=Recipe.C,              # the probe's inverse L2 penalty
                      outside:Path=None,             # photos of none of the classes: a folder, or a list of image files
-                     outside_class:bool=Recipe.outside_class) -> Learner: # the probe: fitted with `outside` as a class?
+                     outside_class:bool=Recipe.outside_class, # the probe: fitted with `outside` as a class?
+                     imagenet_prior:bool=Recipe.imagenet_prior) -> Learner: # the probe: from its ImageNet classes?
     "A classifier of the images in `path`, trained by `recipe`"
     check_recipe(recipe, pretrained)
     set_seed(seed, reproducible=True)
@@ -277,7 +306,9 @@ def train_classifier(path:Path,                     # folder with one sub-folder
     learn.history, learn.feature_key = [], None
     others = [] if not (outside and outside_class and recipe != 'finetune') else \
              list(outside) if isinstance(outside, (list, tuple)) else readable_images(outside, log=log)
-    if recipe != 'finetune': fit_probe_head(learn, feature_key(arch, size), C, log=log if progress else None, outside=others)
+    started = None if recipe == 'finetune' else fit_probe_head(learn, feature_key(arch, size), C, outside=others,
+                                                               log=log if progress else None,
+                                                               prior=arch if imagenet_prior else None)
     if recipe == 'probe':  # the body is the pretrained one: its features are the cache's
         learn.feature_key = feature_key(arch, size)
     else:
@@ -292,7 +323,7 @@ def train_classifier(path:Path,                     # folder with one sub-folder
             learn.history = read_history(Path(tmp)/'history.csv')
     learn.train_info = dict(recipe=recipe, arch=arch, size=size, epochs=0 if recipe == 'probe' else epochs,
                             pretrained=pretrained, seed=seed, bs=bs, data=str(path),
-                            **(dict(C=C, outside_learnt=len(others)) if recipe != 'finetune' else {}))
+                            **(dict(C=C, outside_learnt=len(others), started_from=started) if recipe != 'finetune' else {}))
     return learn
 
 # %% ../nbs/03_train.ipynb #eeb3dd5d

@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'READ_FORMATS', 'SERVED_FORMATS', 'MAX_HEADER_PARTS', 'MAX_SEGMENTS',
            'MAX_SCANS', 'UNREAD_CHUNKS', 'OPENING', 'DECODING', 'MAX_DECODED', 'SERVED_SIDE', 'SERVED_DECODED', 'TURNS',
-           'READING', 'ImageError', 'header_refusal', 'check_jpeg_header', 'check_gif_header', 'png_as_read',
-           'readable_header', 'open_header', 'orientation', 'upright', 'shrink_spoils', 'ready_to_shrink',
-           'scale_grey_key', 'decoding_bytes', 'jpeg_coefficient_bytes', 'decode_image', 'over_white', 'rgb_image',
-           'over_limit', 'read_image', 'pixel_hash', 'encode_image']
+           'READING', 'ImageError', 'header_refusal', 'check_jpeg_header', 'check_gif_header',
+           'png_without_unused_chunks', 'vetted_for_opening', 'open_header', 'orientation', 'upright', 'shrink_spoils',
+           'ready_to_shrink', 'scale_grey_key', 'decoding_bytes', 'jpeg_coefficient_bytes', 'decode_image',
+           'over_white', 'rgb_image', 'over_limit', 'read_image', 'pixel_hash', 'encode_image']
 
 # %% ../nbs/01a_images.ipynb #7cc785b7
 import hashlib, io, os, threading, warnings
@@ -28,9 +28,11 @@ KEPT_FORMATS = ('JPEG', 'PNG', 'WEBP')  # saved as they come; other formats (HEI
 class ImageError(ValueError):
     "A download or file that is not a usable image; the message is the reason"
 
-# %% ../nbs/01a_images.ipynb #0b816fc3
+# %% ../nbs/01a_images.ipynb #571aeb33
 READ_FORMATS = ('JPEG', 'PNG', 'WEBP', 'GIF', 'BMP', 'TIFF', 'HEIF', 'AVIF')  # the formats PIL may open (a camera's MPO opens as JPEG)
 SERVED_FORMATS = ('JPEG', 'PNG', 'WEBP', 'GIF', 'HEIF')  # for a server: photos' formats, and phones' HEIC (below: why not the others)
+
+# %% ../nbs/01a_images.ipynb #1a16f3ae
 MAX_HEADER_PARTS = 100_000  # a 20 MB PNG in libpng's 8 kB chunks has 2,560; a photo's JPEG header, a few dozen markers
 MAX_SEGMENTS = 64  # JPEG segments of one kind (a photo has one to three; extended XMP or an ICC profile, a few dozen)
 MAX_SCANS = 100    # a progressive JPEG's scans (libjpeg writes 10), each decoded over the whole picture
@@ -39,6 +41,7 @@ def header_refusal(what:str) -> ImageError:
     "The error for a header PIL would take too long to read: too many of `what`"
     return ImageError(f'too many {what} in its header: over the limit for photos')
 
+# %% ../nbs/01a_images.ipynb #af8d5f4b
 def check_jpeg_header(data:bytes):
     "An `ImageError` if PIL would read over `MAX_HEADER_PARTS` parts (markers, fill and stray bytes) of the JPEG `data`'s header one by one, over `MAX_SEGMENTS` segments of a kind (one frame header), or it has over `MAX_SCANS` scans"
     if data.count(b'\xff\xda') > MAX_SCANS: raise header_refusal('scans')  # in the pixels, 0xFF is followed by 0 or RSTn
@@ -59,6 +62,7 @@ def check_jpeg_header(data:bytes):
         if marker == 0xFFDA: return  # start of scan: the pixels
         i += 2 + (int.from_bytes(data[i+2:i+4], 'big') if read else 0)  # PIL reads no length for markers it has no reader of
 
+# %% ../nbs/01a_images.ipynb #c9472c12
 def check_gif_header(data:bytes):
     "An `ImageError` if PIL would read over `MAX_HEADER_PARTS` parts (blocks, sub-blocks, stray bytes) of the GIF `data` one by one before its first picture"
     i, parts = 13 + (3 << ((data[10] & 7) + 1) if len(data) > 10 and data[10] & 0x80 else 0), 0  # after its colour table
@@ -71,9 +75,10 @@ def check_gif_header(data:bytes):
         else: i, parts = i + 1, parts + 1  # a stray byte: PIL skips it
         if parts > MAX_HEADER_PARTS: raise header_refusal('blocks')
 
+# %% ../nbs/01a_images.ipynb #ad35e097
 UNREAD_CHUNKS = (b'tEXt', b'zTXt', b'iTXt', b'iCCP')  # PIL decompresses them; the text is not read, the profile not applied
 
-def png_as_read(data:bytes) -> bytes:
+def png_without_unused_chunks(data:bytes) -> bytes:
     "PNG `data` with only the transparency chunk Chromium uses (the first tRNS after the palette and before the pixels long enough for the colour type, at most 256 entries for a palette), without `UNREAD_CHUNKS`; an `ImageError` for over `MAX_HEADER_PARTS` chunks"
     colour = data[25]  # in the header (IHDR): 0 grey, 2 RGB, 3 palette, 4 and 6 with alpha
     shortest, longest = {0: 2, 2: 6}.get(colour, 1), 256 if colour == 3 else 2**31
@@ -92,25 +97,27 @@ def png_as_read(data:bytes) -> bytes:
     cut = [0, *(at for span in drop for at in span), len(data)]
     return b''.join(data[start:stop] for start, stop in zip(cut[::2], cut[1::2]))
 
-def readable_header(data:bytes) -> bytes:
-    "`data` as PIL is to open it (a PNG lean: `png_as_read`); an `ImageError` for a header PIL would take too long to read"
+# %% ../nbs/01a_images.ipynb #0fd6b678
+def vetted_for_opening(data:bytes) -> bytes:
+    "`data` as PIL is to open it (a PNG lean: `png_without_unused_chunks`); an `ImageError` for a header PIL would take too long to read"
     if data[:3] == b'\xff\xd8\xff': check_jpeg_header(data)
     elif data[:4] == b'GIF8': check_gif_header(data)
-    elif data.startswith(b'\x89PNG\r\n\x1a\n') and len(data) > 25: return png_as_read(data)
+    elif data.startswith(b'\x89PNG\r\n\x1a\n') and len(data) > 25: return png_without_unused_chunks(data)
     return data
 
+# %% ../nbs/01a_images.ipynb #6971ac43
 def open_header(data:bytes) -> Image.Image:
-    "`data` opened (not decoded) in `READ_FORMATS` after `readable_header`: for its format, size or EXIF, without PIL parsing a header too long to read"
-    return Image.open(io.BytesIO(readable_header(data)), formats=READ_FORMATS)
+    "`data` opened (not decoded) in `READ_FORMATS` after `vetted_for_opening`: for its format, size or EXIF, without PIL parsing a header too long to read"
+    return Image.open(io.BytesIO(vetted_for_opening(data)), formats=READ_FORMATS)
 
-
-# %% ../nbs/01a_images.ipynb #537dfba3
+# %% ../nbs/01a_images.ipynb #7041fc36
 OPENING = threading.Lock()
 DECODING = threading.BoundedSemaphore(os.cpu_count() or 1)  # photos decoded at once, in any thread: one per core
 MAX_DECODED = 400_000_000  # bytes a photo may take while it is read: a 48 Mpx phone photo (8064x6048), turned, takes 390 MB
 SERVED_SIDE = 1024         # photos sent to a server (the app's pages, the JSON API) are read shrunk to this, as a browser shrinks them
 SERVED_DECODED = 64_000_000  # and may take at most this many bytes while read: a 12 Mpx HEIC takes 48 MB
 
+# %% ../nbs/01a_images.ipynb #b40ff213
 def orientation(img:Image.Image) -> int:
     "The EXIF orientation in `img`'s header (1: upright), read without decoding it (PIL's `getexif` decodes a whole PNG)"
     if hasattr(img, 'tag_v2'): return img.tag_v2.get(0x0112, 1)  # a TIFF's own tags
@@ -121,6 +128,7 @@ def orientation(img:Image.Image) -> int:
         return exif.get(0x0112, 1)
     except Exception: return 1  # an EXIF block PIL can't parse: shown as stored, as browsers show it
 
+# %% ../nbs/01a_images.ipynb #63ce6392
 TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
 
@@ -132,78 +140,110 @@ def upright(img:Image.Image) -> Image.Image:
     img.info.pop('exif', None)  # turned: its orientation is done with
     return img
 
+# %% ../nbs/01a_images.ipynb #557ec5b1
 def shrink_spoils(img:Image.Image) -> bool:
     "Whether PIL's shrinking would spoil `img`: a transparent colour (blended into its edges) or a palette with alpha (its indices blended)"
     return (img.mode in ('L', 'RGB') and 'transparency' in img.info) or img.mode == 'PA'
 
+# %% ../nbs/01a_images.ipynb #c4717d49
 def ready_to_shrink(img:Image.Image) -> Image.Image:
     "`img` in a mode PIL shrinks cleanly: a transparent colour or a palette with alpha made an alpha channel (LA, RGBA)"
     return img.convert('LA' if img.mode == 'L' else 'RGBA') if shrink_spoils(img) else img
 
+# %% ../nbs/01a_images.ipynb #ac367088
 def scale_grey_key(img:Image.Image):
     "Put a 2- or 4-bit grey PNG's transparent grey on the 8-bit scale PIL reads its pixels in (PIL keeps it as stored)"
     args = img.tile[0][3] if img.format == 'PNG' and img.tile else None
     bits = {'L;2': 2, 'L;4': 4}.get(args if isinstance(args, str) else args[0] if args else None)
     if bits and type(img.info.get('transparency')) is int: img.info['transparency'] *= 255 // (2**bits - 1)
 
+# %% ../nbs/01a_images.ipynb #52c4d1db
 def decoding_bytes(img:Image.Image, # opened, not yet decoded
                    copies:bool=True # count the RGB copy and the rotated one?
                   ) -> int:
     "Bytes `img` takes in memory at its peak while it is read: its decoded pixels, and (`copies`) its RGB, rotated and white-page copies"
-    depth = 1 if img.mode in ('1', 'L', 'P') else 2 if img.mode.startswith('I;16') else 4  # PIL keeps RGB in 4 bytes too
+    pixels = img.width * img.height
+    decoded = 1 if img.mode in ('1', 'L', 'P') else 2 if img.mode.startswith('I;16') else 4  # bytes a pixel: PIL keeps RGB in 4 bytes too
+    transparent = img.has_transparency_data
     turned = orientation(img) not in (0, 1)
-    to_8_bits = depth if img.mode.startswith('I') else 0  # 16- and 32-bit grey: the array `rgb_image` shifts to 8 bits
+    # shrunk as it is decoded, its copies are of the small picture: only the RGBA or premultiplied copy PIL shrinks is full size
+    if not copies: return pixels * (decoded + 4 * transparent)
+    rgb_copy = 4 * (img.mode != 'RGB')                            # `rgb_image`'s RGB copy
+    turned_copy = 4 * turned                                      # the copy `upright` makes
+    eight_bit_copy = decoded if img.mode.startswith('I') else 0   # 16- and 32-bit grey: the array `rgb_image` shifts to 8 bits
     # `rgb_image` lays a picture with transparency on a white page: that page, and the RGBA copy of any other mode
-    over_white = img.has_transparency_data * ((img.mode != 'RGBA') + (img.mode in ('RGB', 'La', 'RGBa')))
-    return img.width * img.height * (depth + copies * (4 * ((img.mode != 'RGB') + turned + over_white) + to_8_bits)
-                                     + 4 * (not copies) * img.has_transparency_data)  # shrunk: its RGBA or premultiplied copy
+    white_page = 4 * transparent * ((img.mode != 'RGBA') + (img.mode in ('RGB', 'La', 'RGBa')))
+    return pixels * (decoded + rgb_copy + turned_copy + eight_bit_copy + white_page)
 
+# %% ../nbs/01a_images.ipynb #5d3e2f50
 def jpeg_coefficient_bytes(img:Image.Image) -> int:
     "Bytes libjpeg keeps for the opened progressive JPEG `img`'s coefficients: 2 for each, of every component, at full size whatever the scale it is decoded at (0 for any other picture)"
     if img.format not in ('JPEG', 'MPO') or not img.info.get('progressive') or not img.layer: return 0
     most = max(h for _, h, _, _ in img.layer) * max(v for _, _, v, _ in img.layer)
     return 2 * img.width * img.height * sum(h * v for _, h, v, _ in img.layer) // most
 
+# %% ../nbs/01a_images.ipynb #d8235f93
+def _open_to_decode(data:bytes, formats:tuple) -> Image.Image:
+    "`data` opened (not decoded) in `formats` after `vetted_for_opening`, one photo at a time (`OPENING`), a decompression bomb's warning raised"
+    data = vetted_for_opening(data)
+    with OPENING, warnings.catch_warnings():  # PIL's pixel-count check, at open, warns: made an error, one thread at a time
+        warnings.simplefilter('error', Image.DecompressionBombWarning)  # (warning filters are global, not per thread)
+        return Image.open(io.BytesIO(data), formats=formats)  # the header only
+
+# %% ../nbs/01a_images.ipynb #3f59a739
+def _check_decoding_fits(img:Image.Image, need:int, max_decoded:int):
+    "An `ImageError` if the opened `img`, which takes `need` bytes while it is read, would take over `max_decoded`"
+    if need > max_decoded:
+        raise ImageError(f'too large to decode ({img.width}x{img.height} {img.mode}: {need/1e6:.0f} MB in memory, '
+                         f'over the {max_decoded/1e6:.0f} MB limit)')
+
+# %% ../nbs/01a_images.ipynb #1e8ca92c
+def _decode_shrunk(img:Image.Image, max_side:int=None) -> Image.Image:
+    "The opened `img` decoded (`DECODING`), and shrunk to at most `max_side` pixels a side if given"
+    with DECODING:  # the slow part, decoding, runs in parallel in threads, one per core
+        img.load()
+        if max_side and max(img.size) > max_side:  # before it is turned or copied
+            img = ready_to_shrink(img)
+            img.thumbnail((max_side, max_side), reducing_gap=None if img.mode.startswith('I;16') else 2.)  # PIL can't `reduce` I;16
+    return img
+
+# %% ../nbs/01a_images.ipynb #431edd64
+def _decoding_error(e:Exception) -> ImageError:
+    "The `ImageError` for the exception `e` PIL raised while it opened or decoded a photo"
+    if isinstance(e, (Image.DecompressionBombError, Image.DecompressionBombWarning)): return ImageError('too many pixels (decompression bomb)')
+    if isinstance(e, Image.UnidentifiedImageError): return ImageError('not an image (unrecognised format)')
+    return ImageError(f'not an image ({str(e) or type(e).__name__})')
+
+# %% ../nbs/01a_images.ipynb #3864bf5f
 def decode_image(data:bytes,
                  max_decoded:int=MAX_DECODED, # most bytes it may take while it is read (`decoding_bytes`)
                  max_side:int=None            # shrink it to at most this many pixels a side as it is decoded
                 ) -> Image.Image:
     "Fully decoded image from `data`, EXIF orientation applied; `ImageError` if it is not one, or would take over `max_decoded` bytes (refused before decoding). Read for a server (`max_side`), only in `SERVED_FORMATS`"
     try:
-        data = readable_header(data)
-        with OPENING, warnings.catch_warnings():  # PIL's pixel-count check, at open, warns: made an error, one thread at a time
-            warnings.simplefilter('error', Image.DecompressionBombWarning)  # (warning filters are global, not per thread)
-            img = Image.open(io.BytesIO(data), formats=SERVED_FORMATS if max_side else READ_FORMATS)  # the header only
+        img = _open_to_decode(data, SERVED_FORMATS if max_side else READ_FORMATS)  # the header only
         fmt = img.format  # (a converted copy has none)
         scale_grey_key(img)
         coefficients = jpeg_coefficient_bytes(img)  # (before `draft` makes its size the scaled one)
         if max_side and img.format == 'JPEG': img.draft(None, (max_side, max_side))  # decoded at 1/2, 1/4 or 1/8 scale
-        need = decoding_bytes(img, copies=not max_side) + coefficients
-        if need > max_decoded:
-            raise ImageError(f'too large to decode ({img.width}x{img.height} {img.mode}: {need/1e6:.0f} MB in memory, '
-                             f'over the {max_decoded/1e6:.0f} MB limit)')
-        with DECODING:  # the slow part, decoding, runs in parallel in threads, one per core
-            img.load()
-            if max_side and max(img.size) > max_side:  # before it is turned or copied
-                img = ready_to_shrink(img)
-                img.thumbnail((max_side, max_side), reducing_gap=None if img.mode.startswith('I;16') else 2.)  # PIL can't `reduce` I;16
+        _check_decoding_fits(img, decoding_bytes(img, copies=not max_side) + coefficients, max_decoded)
+        img = _decode_shrunk(img, max_side)
     except ImageError: raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning): raise ImageError('too many pixels (decompression bomb)') from None
-    except Image.UnidentifiedImageError: raise ImageError('not an image (unrecognised format)') from None
-    except Exception as e: raise ImageError(f'not an image ({str(e) or type(e).__name__})') from None
+    except Exception as e: raise _decoding_error(e) from None
     img = upright(img)
     img.format = fmt
     return img
 
-# %% ../nbs/01a_images.ipynb #b7d2e4f1
-READING = 2  # how `rgb_image` reads pictures: 2 lays transparency on white (1 dropped it); feature keys and cards record it
-
+# %% ../nbs/01a_images.ipynb #4920ea03
 def over_white(img:Image.Image) -> Image.Image:
     "`img`, which has transparency (an alpha channel or a transparent colour), laid on a white page: RGB"
     rgba = img if img.mode == 'RGBA' else img.convert('RGBA')
     page = Image.new('RGB', img.size, (255, 255, 255))
     page.paste(rgba, mask=rgba)  # blended by its alpha
     return page
+
+# %% ../nbs/01a_images.ipynb #0e303eff
+READING = 2  # how `rgb_image` reads pictures: 2 lays transparency on white (1 dropped it); feature keys and cards record it
 
 def rgb_image(img:Image.Image) -> Image.Image:
     "The PIL `img` decoded, upright, in 8-bit RGB: what the model takes; an `ImageError` if it can't be read or is empty"

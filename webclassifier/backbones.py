@@ -76,7 +76,7 @@ def arch_function(arch:str):
     if arch not in ARCHS: raise ValueError(f'unknown arch {arch!r}: choose one of {", ".join(ARCHS)}')
     return ARCHS[arch]
 
-# %% ../nbs/02c_backbones.ipynb #33e93645
+# %% ../nbs/02c_backbones.ipynb #ab7b2390
 # the mean length of each body's pooled features over the 414 bear photos at 256 px (Lite0: 12.8 over the photos from
 # elsewhere, 14.8 over other things; benchmarks/out/imagenet_prior.txt): the scale at which its ImageNet classifier
 # reads the L2-normalised features

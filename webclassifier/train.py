@@ -102,7 +102,7 @@ def fit_probe(feats:torch.Tensor,      # one row of features per example
     with torch.enable_grad(): opt.step(loss)
     return w.detach(), b.detach()
 
-# %% ../nbs/03_train.ipynb #8953e411
+# %% ../nbs/03_train.ipynb #70d57ff8
 def imagenet_prior(arch:str,           # the backbone whose ImageNet classifier starts the probe
                    feats:torch.Tensor, # the L2-normalised features of the labelled examples, one row each
                    labels:torch.Tensor,# each row's class index

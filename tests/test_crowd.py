@@ -62,6 +62,11 @@ def test_api_answers_a_photo_as_body_or_form(crowd):
     assert answer['model'] == card['twin']['sha256'] and [p['label'] for p in answer['predictions']][0] == 'grizzly'
     assert sorted(p['label'] for p in answer['predictions']) == sorted(card['classes'])
     assert post(crowd, files={'file': (PHOTO.name, PHOTO.read_bytes(), 'image/jpeg')}).json() == answer
+    big = Image.open(PHOTO).resize((5000, 4000))  # a camera's 20 Mpx photo with a second picture in it (MPO) is read as
+    as_jpeg, as_mpo = io.BytesIO(), io.BytesIO()  # the same JPEG is: shrunk as it is decoded, not refused as too large
+    big.save(as_jpeg, 'JPEG'); big.save(as_mpo, 'MPO', save_all=True, append_images=[Image.new('RGB', (160, 120))])
+    said = post(crowd, as_mpo.getvalue(), headers={'Content-Type': 'image/jpeg'})
+    assert said.status_code == 200 and said.json() == post(crowd, as_jpeg.getvalue()).json(), said.text[:200]
 
 def bomb_png(side=9000) -> bytes:
     "A PNG of one colour, a few hundred kB, that decodes to `side`² pixels"

@@ -14,7 +14,7 @@ __all__ = ['MAX_BYTES', 'EXTENSIONS', 'KEPT_FORMATS', 'READ_FORMATS', 'SERVED_FO
 import hashlib, io, os, threading, warnings
 from pathlib import Path
 import numpy as np
-from PIL import Image, ImageOps, JpegImagePlugin
+from PIL import Image, JpegImagePlugin
 from pillow_heif import register_heif_opener
 
 register_heif_opener()  # iPhones save HEIC: let PIL read it wherever an image is read
@@ -225,7 +225,7 @@ def decode_image(data:bytes,
         fmt = img.format  # (a converted copy has none)
         scale_grey_key(img)
         coefficients = jpeg_coefficient_bytes(img)  # (before `draft` makes its size the scaled one)
-        if max_side and img.format == 'JPEG': img.draft(None, (max_side, max_side))  # decoded at 1/2, 1/4 or 1/8 scale
+        if max_side and img.format in ('JPEG', 'MPO'): img.draft(None, (max_side, max_side))  # decoded at 1/2, 1/4 or 1/8 scale
         _check_decoding_fits(img, decoding_bytes(img, copies=not max_side) + coefficients, max_decoded)
         img = _decode_shrunk(img, max_side)
     except ImageError: raise

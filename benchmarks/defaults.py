@@ -27,8 +27,10 @@ def main():
     lines = [f'$ webclassifier {" ".join(map(str, cmd[:4]))} --out NEW/export.pkl', res.stderr.strip().splitlines()[-1], '',
              f'{"figure":32} {"shipped " + shipped["sha256"][:12]:>20} {"new " + new["sha256"][:12]:>20}']
     for a, b in FIGURES: lines.append(f'{a + "." + b:32} {str(shipped[a][b]):>20} {str(new[a][b]):>20}')
-    same = {k: (shipped.get(k), new.get(k)) for k in ('recipe', 'arch', 'size', 'cv', 'keep', 'per_class', 'class_means', 'between')}
-    lines.append('recipe fields, shipped vs new: ' + ', '.join(f'{k} {a}/{b}' for k, (a, b) in same.items()))
+    same = {k: (shipped.get(k), new.get(k)) for k in ('recipe', 'arch', 'size', 'cv', 'keep', 'per_class', 'class_means', 'between', 'started_from')}
+    same['settings'] = (shipped.get('settings', {}) | dict(outside=None), new.get('settings', {}) | dict(outside=None))  # every recipe field
+    lines.append('recipe fields, shipped vs new: ' + ', '.join(f'{k} {a}/{b}' for k, (a, b) in same.items() if k != 'settings'))
+    lines.append(f'the card\'s settings (every `Recipe` field but the outside folder\'s path): {"the same" if same["settings"][0] == same["settings"][1] else "different"}')
     print('\n'.join(lines))
     assert all(a == b for a, b in same.values()), same
     assert all(shipped[a][b] == new[a][b] for a, b in FIGURES), 'the defaults did not remake the shipped figures'

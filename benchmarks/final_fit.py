@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/final_fit.py [C,C,...] [ARCH]    # ARCH: another backbone's features (efficientnet_lite1, efficientnet_lite2)
 
 Every variant is the shipped recipe before its outside class (`Recipe.outside_class`, which it predates: the probes here
-learn no outside photos) (EfficientNet-Lite0 at 256 px, its pooled features from the feature cache, a logistic
+learn no outside photos) and before `Recipe.imagenet_prior` (the probes here start from zero) (EfficientNet-Lite0 at 256 px, its pooled features from the feature cache, a logistic
 regression on each photo and its mirror image, "not sure" by the nearest class mean with one threshold halfway between the
 in-class and the outside photos' out-of-fold similarities, keep 0.99) and differs in:
 - `fit`: the final probe fitted on the card's 80 % split (as shipped until now) or on every photo;

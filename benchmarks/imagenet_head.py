@@ -21,12 +21,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from shipped import ROOT, shipped_card, card_data, output_file
 from elsewhere_review import ELSEWHERE, NAMED, reviewed_kinds
 from fastai.learner import load_learner
-from torchvision.models import ResNet18_Weights
-from webclassifier.backbones import efficientnet_lite0, efficientnet_body
+from webclassifier.backbones import efficientnet_lite0, efficientnet_body, IMAGENET_CLASSES
 from webclassifier.data import readable_images
 
 IMAGENET = {'black': 295, 'grizzly': 294, 'teddy': 850}  # "American black bear", "brown bear", "teddy, teddy bear"
-CATEGORIES = ResNet18_Weights.IMAGENET1K_V1.meta['categories']  # ImageNet's class names (no download)
+CATEGORIES = IMAGENET_CLASSES  # ImageNet's class names (no download)
 
 def logits(learn, fc, files:list) -> tuple:
     "The shipped probe's and ImageNet's classifier's logits for `files`, from one pass of the shipped body"

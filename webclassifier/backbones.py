@@ -86,7 +86,7 @@ def arch_function(arch:str):
 # %% ../nbs/02c_backbones.ipynb #ab7b2390
 # the mean length of each body's pooled features over the 414 bear photos at 256 px (Lite0: 12.8 over the photos from
 # elsewhere, 14.8 over other things; benchmarks/out/imagenet_prior.txt): the scale at which its ImageNet classifier
-# reads the L2-normalised features
+# reads the L2-normalised features. A constant: other photos and sizes are assumed to be near it, not measured
 FEATURE_LENGTH = {'efficientnet_lite0': 11.7, 'efficientnet_lite1': 10.9, 'efficientnet_lite2': 12.6}
 # ImageNet's class names in its classifiers' order (torchvision's table: nothing downloaded)
 IMAGENET_CLASSES = ResNet18_Weights.IMAGENET1K_V1.meta['categories']

@@ -92,7 +92,7 @@ FEATURE_LENGTH = {'efficientnet_lite0': 11.7, 'efficientnet_lite1': 10.9, 'effic
 IMAGENET_CLASSES = ResNet18_Weights.IMAGENET1K_V1.meta['categories']
 
 @functools.cache
-def imagenet_classifier(arch:str) -> tuple:
+def imagenet_classifier(arch:str) -> tuple|None:
     "`arch`'s own ImageNet classifier: weights (1000, channels) and biases that read L2-normalised pooled features"
     # None for a backbone without a measured `FEATURE_LENGTH` (resnet18)
     if arch not in FEATURE_LENGTH: return None

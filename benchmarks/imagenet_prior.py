@@ -20,22 +20,27 @@ from scipy.stats import binom
 sys.path.insert(0, str(Path(__file__).parent))
 from shipped import ROOT, shipped_card, card_data, output_file
 from cv import card_settings
-import webclassifier.backbones as backbones
-from webclassifier.backbones import FEATURE_LENGTH, imagenet_classifier, make_learner
+from webclassifier.backbones import FEATURE_LENGTH, IMAGENET_CLASSES, imagenet_classifier, make_learner
 from webclassifier.data import image_dataloaders, readable_images
-from webclassifier.train import train_classifier, probe_predictions
+from webclassifier.train import MIN_SHARE, train_classifier, probe_predictions
 from webclassifier.cv import cross_validate, cv_accuracy
 
 ELSEWHERE = ROOT.parent/'shared'/'data'/'bears-elsewhere'
 OOD = ROOT/'data'/'ood'
 
-def feature_lengths(arch:str, size:int, data:Path, items:list) -> np.ndarray:
-    "The length of each photo's mean-pooled `arch` features (the validation view at `size`), before normalisation"
+def pooled(arch:str, size:int, data:Path, items:list) -> torch.Tensor:
+    "Each photo's mean-pooled `arch` features (the validation view at `size`), before normalisation"
     dls = image_dataloaders(data, size=size, stats=([0.5]*3, [0.5]*3), bs=8, log=lambda s: None)
     body = make_learner(dls, arch).model[0].eval()
     with torch.inference_mode():
-        return torch.cat([body(xb.as_subclass(torch.Tensor)).mean((2, 3)).norm(dim=1)
-                          for xb, in dls.test_dl(items, bs=8, num_workers=0)]).numpy()
+        return torch.cat([body(xb.as_subclass(torch.Tensor)).mean((2, 3)) for xb, in dls.test_dl(items, bs=8, num_workers=0)])
+
+def top_share(arch:str, feats:torch.Tensor) -> str:
+    "The ImageNet class `arch`'s classifier most often answers for `feats`, and the share of them it is"
+    w, b = imagenet_classifier(arch)
+    top = (torch.nn.functional.normalize(feats, dim=1) @ w.T + b).argmax(1)
+    most = int(top.mode().values)
+    return f'"{IMAGENET_CLASSES[most]}" for {(top == most).float().mean():.0%} of {len(top)}'
 
 def scored(data:Path, settings:dict, elsewhere:list, far:np.ndarray) -> tuple:
     "Cross-validation errors and accuracy elsewhere of the recipe `settings`, and the classes the final probe started from"
@@ -53,13 +58,22 @@ def main():
     far = np.array([f.parent.name for f in elsewhere])
     print(f"{len(files)} photos of {card['data']}, {len(elsewhere)} from {ELSEWHERE.name}, {len(ood)} outside photos ({OOD.relative_to(ROOT)})")
     print('\nthe length of the mean-pooled features, before normalisation (mean ± sd) | FEATURE_LENGTH')
+    kept = {}
     for arch in FEATURE_LENGTH:
         own = "the card's"
         sets = [(own, files)] + ([('elsewhere', elsewhere), ('outside', ood)] if arch == card['arch'] else [])
         for name, items in sets:
-            n = feature_lengths(arch, card['size'], data, items)
+            feats = pooled(arch, card['size'], data, items)
+            n = feats.norm(dim=1).numpy()
             print(f'{arch:18} {name:10} photos: {n.mean():5.2f} ± {n.std():4.2f} (of {len(n)}) | {FEATURE_LENGTH[arch] if name == own else ""}')
             if name == own: assert abs(n.mean() - FEATURE_LENGTH[arch]) < 0.06, f'FEATURE_LENGTH[{arch!r}] is not the length measured here'
+            if arch == card['arch']: kept[name] = feats
+    arch, own = card['arch'], kept["the card's"]
+    labels = np.array([f.parent.name for f in files])
+    print(f'\n{arch}\'s ImageNet classifier (scale {FEATURE_LENGTH[arch]}), its most frequent top answer for each class\'s photos '
+          f'(a class starts from it over {MIN_SHARE:.0%}: `imagenet_start`): '
+          + '; '.join(f'{c}: {top_share(arch, own[torch.from_numpy(labels == c)])}' for c in sorted(set(labels)))
+          + f'; the outside photos: {top_share(arch, kept["outside"])}')
     base = card_settings(card) | dict(outside_class=True)
     measured = FEATURE_LENGTH[base['arch']]
     print(f'\nthe shipped recipe ({base["arch"]} at {base["size"]} px, outside photos learnt as a class), '

@@ -99,7 +99,7 @@ def train(data_dir:str,            # folder with one sub-folder of images per cl
           outside:str=None,        # photos of none of the classes (e.g. flagged/_none_of_these)
           # with --outside, the probe is fitted with those photos as a class of their own, then drops it
           outside_class:bool=True,
-          # the probe starts from its backbone's own ImageNet classes nearest the data's (--no-imagenet-prior: from zero)
+          # a class the backbone's own ImageNet classifier names starts from its weights there (--no-imagenet-prior: all from zero)
           imagenet_prior:bool=True,
           # a model_card.json: train with the recipe it records, but for the flags above that are given
           # (DATA_DIR, --out, --report stay)

@@ -123,8 +123,10 @@ def imagenet_start(arch:str,           # the backbone whose ImageNet classifier 
     top = (feats @ w.T + b).argmax(1)
     nearest = [imagenet_class(top[labels == c]) for c in range(n_classes)]
     if all(i is None for i in nearest): return None, nearest
-    rows = [(w[i], b[i]) if i is not None else (torch.zeros(w.shape[1]), torch.tensor(0.)) for i in nearest]
-    return (torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])), nearest
+    weights, biases = torch.zeros(n_classes, w.shape[1]), torch.zeros(n_classes)
+    for c, i in enumerate(nearest):
+        if i is not None: weights[c], biases[c] = w[i], b[i]
+    return (weights, biases), nearest
 
 
 # %% ../nbs/03_train.ipynb #49749a8d

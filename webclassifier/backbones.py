@@ -96,7 +96,7 @@ def imagenet_classifier(arch:str) -> tuple|None:
     "`arch`'s own ImageNet classifier: weights (1000, channels) and biases that read L2-normalised pooled features"
     # None for a backbone without a measured `FEATURE_LENGTH` (resnet18)
     if arch not in FEATURE_LENGTH: return None
-    # read from the weights file, not by making the whole network: 12 MB less kept in memory
+    # read from the weights file, not by making a second whole network (whose memory the kernel would keep)
     weights = torch.load(lite_weights_file(int(arch[-1])), map_location='cpu', weights_only=True)
     return weights['_fc.weight'] * FEATURE_LENGTH[arch], weights['_fc.bias']
 
